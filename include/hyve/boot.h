@@ -1,34 +1,63 @@
 /* Boot: loaders put a kernel into guest RAM and describe the CPU state the
- * boot protocol asks for; the vCPU code turns that into registers. */
+ * boot protocol asks for; the vCPU code turns that into registers.  hyve has
+ * no BIOS: the loaders and acpi_build() write everything firmware would. */
 #ifndef HYVE_BOOT_H
 #define HYVE_BOOT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "hyve/config.h"
 #include "hyve/err.h"
 #include "hyve/mem.h"
 
-/* Fixed low-memory layout used by the loaders (all below 640 KiB). */
-#define BOOT_GDT_ADDR 0x0500ULL        /* flat GDT written by boot_write_gdt */
-#define BOOT_ZERO_PAGE_ADDR 0x7000ULL  /* Linux boot_params */
-#define BOOT_MB_INFO_ADDR 0x8000ULL    /* Multiboot info + mmap + strings */
-#define BOOT_MB_INFO_END 0x10000ULL
-#define BOOT_PAGE_TABLES_ADDR 0x10000ULL /* Linux 64-bit entry identity map */
-#define BOOT_CMDLINE_ADDR 0x20000ULL   /* Linux command line */
-#define BOOT_CMDLINE_MAX 0x10000ULL
-#define BOOT_EBDA_START 0x9FC00ULL     /* e820: reserved from here to 1 MiB */
-#define BOOT_BIOS_START 0xE0000ULL     /* ACPI tables (RSDP search area) */
+/* Low-memory layout written by hyve (all below the EBDA at 639 KiB).
+ * Kernel segments may not overlap [0, BOOT_MB_INFO_END) nor
+ * [BOOT_EBDA_START, 1 MiB).  The Multiboot info area and the Linux page
+ * tables never coexist (one loader per boot), but they do not overlap
+ * anyway so that a dump of low memory reads unambiguously. */
+#define BOOT_GDT_ADDR	    0x0500ULL /* flat GDT written by boot_write_gdt */
+#define BOOT_STACK_TOP	    0x7000ULL /* initial RSP: [0x600, 0x7000) is free */
+#define BOOT_ZERO_PAGE_ADDR 0x7000ULL /* Linux boot_params (4 KiB) */
+#define BOOT_MB_INFO_ADDR   0x8000ULL /* Multiboot info, mmap, modules, strings \
+				       */
+#define BOOT_MB_INFO_END      0x30000ULL
+#define BOOT_PAGE_TABLES_ADDR 0x30000ULL /* Linux 64-bit entry identity map */
+#define BOOT_PAGE_TABLES_END  0x80000ULL /* room for PML4 + PDPT + 78 PDs */
+#define BOOT_CMDLINE_ADDR     0x80000ULL /* Linux command line */
+#define BOOT_CMDLINE_MAX      0x10000ULL
+#define BOOT_EBDA_START	      0x9FC00ULL /* e820: reserved from here to 1 MiB */
+#define BOOT_BIOS_START	      0xE0000ULL /* ACPI tables (RSDP search area) */
+#define BOOT_BIOS_END	      0x100000ULL
+#define BOOT_HIGH_START	      0x100000ULL /* 1 MiB */
 
-/* GDT selectors (Linux boot protocol: __BOOT_CS 0x10, __BOOT_DS 0x18). */
-#define BOOT_SEL_CODE32 0x08
-#define BOOT_SEL_CODE64 0x10 /* long-mode entry uses this as CS */
-#define BOOT_SEL_DATA 0x18
-#define BOOT_SEL_CODE32_LINUX 0x10 /* 32-bit entry, CS (flat) */
+/* Largest kernel image boot_load_kernel reads. */
+#define BOOT_KERNEL_MAX (512ULL << 20)
+
+/* The GDT at BOOT_GDT_ADDR: BOOT_GDT_ENTRIES descriptors, all flat (base 0,
+ * limit 4 GiB, G=1, DPL 0, accessed bit preset so the CPU never writes the
+ * table).  The Linux boot protocol (boot.rst, 64-bit protocol) wants
+ * __BOOT_CS = 0x10 (here: 64-bit code, L=1) and __BOOT_DS = 0x18; Multiboot
+ * only wants a flat 32-bit code segment, which is 0x08.
+ *   0x00 null
+ *   0x08 code, 32-bit (type 0xB, D=1)        BOOT_SEL_CODE32
+ *   0x10 code, 64-bit (type 0xB, L=1, D=0)   BOOT_SEL_CODE64
+ *   0x18 data, read/write (type 0x3, B=1)    BOOT_SEL_DATA */
+#define BOOT_SEL_CODE32	     0x08
+#define BOOT_SEL_CODE64	     0x10 /* long-mode entry uses this as CS */
+#define BOOT_SEL_DATA	     0x18
+#define BOOT_GDT_ENTRIES     4
+#define BOOT_GDT_LIMIT	     (BOOT_GDT_ENTRIES * 8 - 1)
+#define BOOT_GDT_DESC_CODE32 0x00CF9B000000FFFFULL
+#define BOOT_GDT_DESC_CODE64 0x00AF9B000000FFFFULL
+#define BOOT_GDT_DESC_DATA   0x00CF93000000FFFFULL
+
+/* Multiboot v1 entry: EAX holds this, EBX the info structure's address. */
+#define BOOT_MB_BOOTLOADER_MAGIC 0x2BADB002U
 
 enum boot_mode {
 	BOOT_PROTECTED32 = 1, /* flat 32-bit protected mode, paging off */
-	BOOT_LONG64,          /* 64-bit, paging on with page tables at cr3 */
+	BOOT_LONG64,	      /* 64-bit, paging on with page tables at cr3 */
 };
 
 struct boot_entry {
@@ -43,19 +72,25 @@ struct e820_entry {
 	uint32_t type; /* 1 RAM, 2 reserved, 3 ACPI reclaimable */
 } __attribute__((packed));
 
-#define E820_RAM 1
+#define E820_RAM      1
 #define E820_RESERVED 2
-#define E820_ACPI 3
+#define E820_ACPI     3
+#define BOOT_E820_MAX 8 /* boot_e820 never returns more */
 
-/* The PC memory map hyve presents: RAM below the EBDA, reserved to 1 MiB,
- * RAM to the hole, RAM above 4 GiB.  Returns the number of entries. */
-unsigned boot_e820(const struct guest_mem *gm, struct e820_entry *out, unsigned max);
+/* The PC memory map hyve presents: RAM [0, 639 KiB), reserved to 1 MiB
+ * (EBDA, BIOS area with the ACPI tables), RAM from 1 MiB to the end of low
+ * RAM (the MMIO hole above it is implied), RAM above 4 GiB.  Writes at most
+ * `max` entries; returns the number written. */
+unsigned boot_e820(const struct guest_mem *gm, struct e820_entry *out,
+		   unsigned max);
 
-/* Writes the flat GDT at BOOT_GDT_ADDR (null, code32, code64, data). */
+/* Writes the flat GDT described above at BOOT_GDT_ADDR. */
 int boot_write_gdt(struct guest_mem *gm, struct hyve_err *err);
 
-/* Loaders: fill `entry`.  boot_load_kernel picks Multiboot or Linux bzImage
- * by looking at the file. */
+/* Loaders: fill `entry`.  boot_load_kernel reads cfg->kernel (at most
+ * BOOT_KERNEL_MAX bytes), picks Multiboot or Linux bzImage by looking at
+ * the file, and writes the GDT too (boot_write_gdt).  Messages name the
+ * file: "kernel PATH: ...".  Call acpi_build as well for Linux guests. */
 int boot_load_kernel(struct guest_mem *gm, const struct vm_config *cfg,
 		     struct boot_entry *entry, struct hyve_err *err);
 int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
@@ -63,12 +98,46 @@ int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
 		   struct boot_entry *entry, struct hyve_err *err);
 /* Finds the Multiboot header in the first 8 KiB: 1 if present, 0 if not. */
 int multiboot_probe(const uint8_t *image, size_t image_len);
+/* Linux x86 boot protocol >= 2.10, 64-bit entry (XLF_KERNEL_64).  Fills the
+ * zero page at BOOT_ZERO_PAGE_ADDR (acpi_rsdp_addr = BOOT_ACPI_RSDP_ADDR),
+ * the command line, the initrd (cfg->initrd, optional) and identity page
+ * tables at BOOT_PAGE_TABLES_ADDR mapping max(4 GiB, top of RAM). */
 int linux_load(struct guest_mem *gm, const struct vm_config *cfg,
-	       const uint8_t *image, size_t image_len,
-	       struct boot_entry *entry, struct hyve_err *err);
+	       const uint8_t *image, size_t image_len, struct boot_entry *entry,
+	       struct hyve_err *err);
+/* "HdrS" at 0x202: 1 if present, 0 if not. */
 int linux_probe(const uint8_t *image, size_t image_len);
 
-/* ACPI: writes RSDP/XSDT/FADT/MADT/DSDT/HPET/... into the BIOS area. */
+/* ACPI tables, all in [BOOT_BIOS_START, BOOT_BIOS_END) (e820 reserved):
+ * RSDP (rev 2) at BOOT_ACPI_RSDP_ADDR, XSDT + RSDT, FADT (rev 6, not
+ * hardware-reduced), FACS, DSDT, MADT, HPET.  The device models must match
+ * these constants: */
+#define BOOT_ACPI_RSDP_ADDR 0xE0000ULL
+#define ACPI_SCI_IRQ	    9	  /* level, active high (MADT override) */
+#define ACPI_PM1A_EVT_BLK   0x600 /* PM1 status (16 bit) + enable (16 bit) */
+#define ACPI_PM1A_CNT_BLK   0x604 /* PM1 control, 16 bit; SCI_EN always set */
+#define ACPI_PM_TMR_BLK	    0x608 /* 3.579545 MHz, 32-bit (TMR_VAL_EXT) */
+#define ACPI_PM1_EVT_LEN    4
+#define ACPI_PM1_CNT_LEN    2
+#define ACPI_PM_TMR_LEN	    4
+/* \_S5 = Package {5, 5, 0, 0}: a write to PM1a_CNT with SLP_EN (bit 13) set
+ * and SLP_TYP (bits 12:10) == ACPI_SLP_TYP_S5 means "power off". */
+#define ACPI_SLP_TYP_S5		   5
+#define ACPI_PM1_CNT_SLP_EN	   (1U << 13)
+#define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
+#define ACPI_RESET_PORT		   0xCF9 /* FADT RESET_REG (system I/O, 8 bit) */
+#define ACPI_RESET_VALUE	   0x06
+#define ACPI_RTC_CENTURY	   0x32 /* FADT CENTURY: CMOS index of the century */
+#define ACPI_LAPIC_ADDR		   0xFEE00000U
+#define ACPI_IOAPIC_ADDR	   0xFEC00000U /* IOAPIC id in the MADT = nr_vcpus */
+/* HPET: the ACPI table's event timer block id is the low 32 bits of the
+ * HPET's General Capabilities register (HPET spec 1.0a, 2.3.9.2.1 and 3.2.4):
+ * vendor 0x8086 (31:16), LEG_RT_CAP (15), COUNT_SIZE_CAP 64-bit (13),
+ * NUM_TIM_CAP 2 = three timers (12:8), REV_ID 1 (7:0). */
+#define ACPI_HPET_ADDR	  0xFED00000U
+#define ACPI_HPET_LEN	  0x400
+#define ACPI_HPET_CAP_LOW 0x8086A201U
+
 int acpi_build(struct guest_mem *gm, unsigned nr_vcpus, struct hyve_err *err);
 
 #endif

@@ -14,7 +14,8 @@ struct hyve_options {
 	bool help;
 	bool version;
 	/* What was given explicitly (checked against a snapshot on restore). */
-	bool given_vcpus, given_mem, given_kernel;
+	bool given_vcpus, given_mem, given_kernel, given_initrd, given_cmdline;
+	bool given_com[HYVE_NR_COM];
 };
 
 /* Parses argv into opts.  Returns 0, or a negative errno with err naming

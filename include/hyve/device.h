@@ -70,6 +70,11 @@ struct device_type {
 	 * PC has them without being asked (RTC: 1, UART: 2, LAPIC: one per
 	 * vCPU).  NULL: created only from the configuration (-s slots). */
 	unsigned (*builtin_count)(const struct machine *m);
+
+	/* The state is committed by the vCPU restore at the point KVM's
+	 * ordering rules require (the LAPIC: after the vCPU's special
+	 * registers, before its MSRs and events), not by the device loop. */
+	bool loaded_with_vcpu;
 };
 
 struct device {

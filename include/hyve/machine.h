@@ -41,6 +41,10 @@ struct machine {
 
 	/* Guest clock offset: vm_clock_ns = CLOCK_MONOTONIC + this. */
 	int64_t vm_clock_offset_ns;
+	/* Set by a restore before post_load: true, and the host wall-clock
+	 * time that passed since the save (for --restore-wallclock). */
+	bool restored;
+	int64_t restore_wall_elapsed_ns;
 
 	/* Pause protocol (see src/core/pause.c). */
 	pthread_mutex_t pause_lock;

@@ -80,36 +80,32 @@ struct state_desc {
 	const struct state_field *fields; /* terminated by FIELD_END */
 };
 
-#define STATE_DESC(name_, type_, version_, fields_)                        \
+#define STATE_DESC(N, T, V, F)                                             \
 	{                                                                  \
-		.name = (name_), .version = (version_), .min_version = 1,  \
-		.size = sizeof(type_), .fields = (fields_)                 \
+		.name = (N), .version = (V), .min_version = 1,             \
+		.size = sizeof(T), .fields = (F)                           \
 	}
 
-#define STATE__MEMBER(type, member) (((type *)0)->member)
-#define STATE__ELEM(type, member) (((type *)0)->member[0])
-#define STATE__COUNT(type, member)                                         \
-	(sizeof(STATE__MEMBER(type, member)) / sizeof(STATE__ELEM(type, member)))
+#define STATE__MEMBER(T, M) (((T *)0)->M)
+#define STATE__ELEM(T, M) (((T *)0)->M[0])
+#define STATE__COUNT(T, M) (sizeof(STATE__MEMBER(T, M)) / sizeof(STATE__ELEM(T, M)))
 
-/* _Generic fails to compile when the member's type is not `ctype`. */
-#define STATE__OFF(type, member, ctype)                                    \
-	_Generic(STATE__MEMBER(type, member), ctype : offsetof(type, member))
-#define STATE__AOFF(type, member, ctype)                                   \
-	_Generic(STATE__ELEM(type, member), ctype : offsetof(type, member))
+/* _Generic fails to compile when the member's type is not `CT`.  (Macro
+ * parameters are single capitals so they cannot capture designators such
+ * as .type or .size.) */
+#define STATE__OFF(T, M, CT) _Generic(STATE__MEMBER(T, M), CT : offsetof(T, M))
+#define STATE__AOFF(T, M, CT) _Generic(STATE__ELEM(T, M), CT : offsetof(T, M))
 
-#define STATE__SCALAR(type, member, ft, ctype, since_, def_)               \
+#define STATE__SCALAR(T, M, FT, CT, S, D)                                  \
 	{                                                                  \
-		.name = #member, .type = (ft),                             \
-		.offset = STATE__OFF(type, member, ctype),                 \
-		.size = sizeof(ctype), .count = 1, .since = (since_),      \
-		.def = (uint64_t)(def_)                                    \
+		.name = #M, .type = (FT), .offset = STATE__OFF(T, M, CT),  \
+		.size = sizeof(CT), .count = 1, .since = (S),              \
+		.def = (uint64_t)(D)                                       \
 	}
-#define STATE__ARRAY(type, member, ft, ctype, since_)                      \
+#define STATE__ARRAY(T, M, FT, CT, S)                                      \
 	{                                                                  \
-		.name = #member, .type = (ft),                             \
-		.offset = STATE__AOFF(type, member, ctype),                \
-		.size = sizeof(ctype),                                     \
-		.count = STATE__COUNT(type, member), .since = (since_)     \
+		.name = #M, .type = (FT), .offset = STATE__AOFF(T, M, CT), \
+		.size = sizeof(CT), .count = STATE__COUNT(T, M), .since = (S) \
 	}
 
 #define FIELD_U8(t, m, s) STATE__SCALAR(t, m, FT_U8, uint8_t, s, 0)

@@ -40,8 +40,9 @@ static int args_copy(char *dst, size_t cap, const char *src, const char *what, s
 }
 
 /* -l com1,stdio | com1,file=PATH | com2,none */
-static int args_serial(struct vm_config *cfg, const char *arg, struct hyve_err *err)
+static int args_serial(struct hyve_options *opts, const char *arg, struct hyve_err *err)
 {
+	struct vm_config *cfg = &opts->cfg;
 	const char *comma = strchr(arg, ',');
 	struct serial_config *com;
 	size_t n = comma ? (size_t)(comma - arg) : strlen(arg);
@@ -52,6 +53,7 @@ static int args_serial(struct vm_config *cfg, const char *arg, struct hyve_err *
 		com = &cfg->com[1];
 	else
 		return err_set(err, EINVAL, "-l %s: unknown device (com1 or com2)", arg);
+	opts->given_com[com == &cfg->com[1]] = true;
 	if (!comma || strcmp(comma + 1, "stdio") == 0) {
 		com->backend = SERIAL_STDIO;
 		return 0;
@@ -169,7 +171,7 @@ int hyve_parse_args(int argc, char **argv, struct hyve_options *opts, struct hyv
 			opts->given_mem = true;
 			break;
 		case 'l':
-			ret = args_serial(cfg, optarg, err);
+			ret = args_serial(opts, optarg, err);
 			break;
 		case 's':
 			ret = args_slot(cfg, optarg, err);
@@ -186,10 +188,12 @@ int hyve_parse_args(int argc, char **argv, struct hyve_options *opts, struct hyv
 			break;
 		case OPT_INITRD:
 			ret = args_copy(cfg->initrd, sizeof(cfg->initrd), optarg, "--initrd path", err);
+			opts->given_initrd = true;
 			break;
 		case OPT_CMDLINE:
 			ret = args_copy(cfg->cmdline, sizeof(cfg->cmdline), optarg, "--cmdline", err);
 			cfg->cmdline_set = true;
+			opts->given_cmdline = true;
 			break;
 		case OPT_MODULE:
 			ret = args_module(cfg, optarg, err);

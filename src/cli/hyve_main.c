@@ -8,7 +8,9 @@
 #include <unistd.h>
 
 #include "hyve/cli.h"
+#include "hyve/control.h"
 #include "hyve/machine.h"
+#include "hyve/vmsnap.h"
 
 struct selftest {
 	struct machine *machine;
@@ -86,12 +88,14 @@ int main(int argc, char **argv)
 		printf("hyve %s\n", HYVE_VERSION);
 		return 0;
 	}
-	if (opts->cfg.restore_path[0]) {
-		fprintf(stderr, "hyve: -r: restore is not available in this build yet\n");
+	if (opts->cfg.restore_path[0] ? vm_snapshot_restore(m, opts, &err)
+				      : machine_create(m, &opts->cfg, &err) || machine_boot(m, &err)) {
+		fprintf(stderr, "hyve: %s: %s\n", m->cfg.name[0] ? m->cfg.name : opts->cfg.name, err.msg);
+		machine_destroy(m);
 		return HYVE_EXIT_ERROR;
 	}
-	if (machine_create(m, &opts->cfg, &err) || machine_boot(m, &err)) {
-		fprintf(stderr, "hyve: %s: %s\n", opts->cfg.name, err.msg);
+	if (control_start(m, opts->cfg.control_path, &err)) {
+		fprintf(stderr, "hyve: %s: %s\n", m->cfg.name, err.msg);
 		machine_destroy(m);
 		return HYVE_EXIT_ERROR;
 	}
@@ -101,6 +105,7 @@ int main(int argc, char **argv)
 		selftest_started = pthread_create(&selftest_thread, NULL, main_selftest_pause, &st) == 0;
 	}
 	status = machine_run(m);
+	control_stop(m);
 	if (selftest_started)
 		pthread_join(selftest_thread, NULL);
 	if (status == HYVE_EXIT_HALT || status == HYVE_EXIT_TRIPLEFAULT || status == HYVE_EXIT_ERROR)

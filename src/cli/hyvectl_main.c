@@ -9,9 +9,19 @@
 static void hyvectl_usage(FILE *out)
 {
 	fprintf(out,
-		"usage: hyvectl snapshot inspect PATH [--json]\n"
+		"usage: hyvectl --vm=NAME | --socket=PATH ACTION [--json] [--timeout=SECONDS]\n"
+		"  ACTION is one of:\n"
+		"    --status                    name, state, vCPUs, memory, uptime, pid, version\n"
+		"    --pause | --resume          stop or restart every vCPU\n"
+		"    --checkpoint=PATH [--note=TEXT]\n"
+		"                                save a snapshot; the guest then runs on\n"
+		"    --suspend=PATH              save a snapshot; hyve then exits with status 0\n"
+		"    --quit                      power off; hyve exits with status 1\n"
+		"  --vm=NAME talks to /run/hyve/NAME.sock (see hyvectl(8)).\n"
+		"       hyvectl snapshot inspect PATH [--json]\n"
 		"       hyvectl snapshot verify PATH\n"
-		"       hyvectl --version\n");
+		"       hyvectl --version | --help\n"
+		"Exit status: 0 done, 1 refused or failed, 2 usage error.\n");
 }
 
 int main(int argc, char **argv)
@@ -26,6 +36,9 @@ int main(int argc, char **argv)
 		hyvectl_usage(stdout);
 		return 0;
 	}
-	hyvectl_usage(stderr);
-	return 2;
+	if (argc < 2) {
+		hyvectl_usage(stderr);
+		return 2;
+	}
+	return hyvectl_control_main(argc, argv);
 }

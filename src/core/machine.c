@@ -18,15 +18,6 @@
 
 #define HALT_PROBE_INTERVAL_NS (250ULL * 1000 * 1000)
 
-void vm_config_defaults(struct vm_config *cfg)
-{
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->nr_vcpus = 1;
-	cfg->mem_size = 256ULL << 20;
-	cfg->com[0].backend = SERIAL_NONE;
-	cfg->com[1].backend = SERIAL_NONE;
-}
-
 void machine_request_exit(struct machine *m, int status, const char *fmt, ...)
 {
 	int expected = 0;

@@ -1,0 +1,591 @@
+/* The control server: a UNIX stream socket on the main event loop.  Each
+ * connection sends request lines and gets one reply line per request
+ * (progress lines first for long saves).  The protocol is in
+ * docs/control.md; parsing is in control_proto.c.
+ *
+ * Everything here runs on the main thread, including a checkpoint's save:
+ * the vCPUs are parked meanwhile, and device timers (also main-thread) then
+ * cannot change device state under the save either. */
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <libgen.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hyve/cli.h"
+#include "hyve/control.h"
+#include "hyve/evloop.h"
+#include "hyve/machine.h"
+#include "hyve/vmsnap.h"
+
+/* A client that does not read its replies for this long is dropped, so it
+ * cannot stall the main loop. */
+#define CONTROL_SEND_TIMEOUT_MS 5000
+#define CONTROL_PROGRESS_INTERVAL_NS (100ULL * 1000 * 1000)
+
+struct control;
+
+struct control_client {
+	struct control *ctl;
+	int fd;
+	bool closing;
+	struct json_object *id;      /* of the request being answered */
+	uint64_t progress_last_ns;   /* throttles progress lines */
+	uint64_t progress_bytes;
+	struct control_linebuf in;
+	char line[CONTROL_LINE_MAX + 1];
+};
+
+struct control {
+	struct machine *m;
+	int listen_fd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t sock_dev;
+	ino_t sock_ino;
+	bool default_path; /* no --control: the path names the VM */
+	bool paused;       /* by a pause request; resume undoes it */
+	uint64_t started_ns;
+	struct control_client *clients[CONTROL_CLIENTS_MAX];
+};
+
+/* A hyve process runs one VM, so it serves one control socket. */
+static struct control *control_server;
+
+static uint64_t control_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static int control_write_all(int fd, const char *p, size_t n)
+{
+	uint64_t deadline = control_now_ns() + CONTROL_SEND_TIMEOUT_MS * 1000000ULL;
+
+	while (n > 0) {
+		ssize_t w = send(fd, p, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		struct pollfd pfd = { .fd = fd, .events = POLLOUT };
+		uint64_t now;
+
+		if (w > 0) {
+			p += w;
+			n -= (size_t)w;
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && errno != EAGAIN)
+			return -errno;
+		now = control_now_ns();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		poll(&pfd, 1, (int)((deadline - now) / 1000000ULL) + 1);
+	}
+	return 0;
+}
+
+/* Sends one line (and drops obj).  A client that cannot take it is closed
+ * after the current request. */
+static void control_send(struct control_client *c, struct json_object *obj)
+{
+	const char *text;
+	char *line;
+	size_t n;
+
+	if (c->id)
+		json_object_object_add(obj, "id", json_object_get(c->id));
+	text = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	n = strlen(text);
+	line = malloc(n + 1);
+	if (!line || c->closing) {
+		c->closing = true;
+	} else {
+		memcpy(line, text, n);
+		line[n] = '\n';
+		if (control_write_all(c->fd, line, n + 1))
+			c->closing = true;
+	}
+	free(line);
+	json_object_put(obj);
+}
+
+static struct json_object *control_ok(void)
+{
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "ok", json_object_new_boolean(1));
+	return obj;
+}
+
+static void control_send_error(struct control_client *c, const char *msg)
+{
+	struct json_object *obj = json_object_new_object();
+
+	json_object_object_add(obj, "ok", json_object_new_boolean(0));
+	json_object_object_add(obj, "error", json_object_new_string(msg));
+	control_send(c, obj);
+}
+
+/* A double with millisecond precision on the wire ("1.523", not
+ * "1.5229999999999999"). */
+static struct json_object *control_seconds(uint64_t ns)
+{
+	char text[32];
+
+	snprintf(text, sizeof(text), "%.3f", (double)ns / 1e9);
+	return json_object_new_double_s((double)ns / 1e9, text);
+}
+
+static const char *control_state(const struct control *ctl)
+{
+	return ctl->paused ? "paused" : "running";
+}
+
+static void control_cmd_status(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+	struct machine *m = ctl->m;
+	struct json_object *obj = control_ok();
+
+	json_object_object_add(obj, "name", json_object_new_string(m->cfg.name));
+	json_object_object_add(obj, "state", json_object_new_string(control_state(ctl)));
+	json_object_object_add(obj, "vcpus", json_object_new_int64(m->nr_vcpus));
+	json_object_object_add(obj, "memory", json_object_new_uint64(m->cfg.mem_size));
+	json_object_object_add(obj, "uptime", control_seconds(control_now_ns() - ctl->started_ns));
+	json_object_object_add(obj, "version", json_object_new_string(HYVE_VERSION));
+	json_object_object_add(obj, "pid", json_object_new_int64(getpid()));
+	control_send(c, obj);
+}
+
+static void control_cmd_pause(struct control_client *c, bool pause)
+{
+	struct control *ctl = c->ctl;
+	struct hyve_err err = { 0 };
+	struct json_object *obj;
+	bool changed = ctl->paused != pause;
+
+	if (changed && pause) {
+		if (machine_pause(ctl->m, &err)) {
+			char msg[sizeof(err.msg) + 32];
+
+			snprintf(msg, sizeof(msg), "pause failed: %s", err.msg);
+			control_send_error(c, msg);
+			return;
+		}
+	} else if (changed) {
+		machine_resume(ctl->m);
+	}
+	ctl->paused = pause;
+	obj = control_ok();
+	json_object_object_add(obj, "state", json_object_new_string(control_state(ctl)));
+	json_object_object_add(obj, "changed", json_object_new_boolean(changed));
+	if (!changed)
+		json_object_object_add(obj, "message",
+				       json_object_new_string(pause ? "already paused" : "already running"));
+	control_send(c, obj);
+}
+
+static void control_progress(void *opaque, uint64_t done, uint64_t total)
+{
+	struct control_client *c = opaque;
+	uint64_t now = control_now_ns();
+	struct json_object *obj, *prog;
+
+	c->progress_bytes = done;
+	if (c->closing || (done < total && now - c->progress_last_ns < CONTROL_PROGRESS_INTERVAL_NS))
+		return;
+	c->progress_last_ns = now;
+	obj = json_object_new_object();
+	prog = json_object_new_object();
+	json_object_object_add(prog, "bytes", json_object_new_uint64(done));
+	json_object_object_add(prog, "total", json_object_new_uint64(total));
+	json_object_object_add(obj, "progress", prog);
+	control_send(c, obj);
+}
+
+/* checkpoint: pause, save, resume.  suspend: pause, save, and on success
+ * exit with status 0 while still paused, so that the guest never runs past
+ * the state in its snapshot. */
+static void control_cmd_save(struct control_client *c, const struct control_request *req)
+{
+	bool suspend = req->cmd == CONTROL_CMD_SUSPEND;
+	const char *what = control_cmd_name(req->cmd);
+	struct control *ctl = c->ctl;
+	struct machine *m = ctl->m;
+	struct hyve_err err = { 0 };
+	char msg[sizeof(err.msg) + CONTROL_PATH_MAX + 64];
+	struct json_object *obj;
+	uint64_t t0 = control_now_ns();
+	int ret;
+
+	ret = machine_pause(m, &err);
+	if (ret) {
+		snprintf(msg, sizeof(msg), "%s: cannot pause the guest: %s", what, err.msg);
+		control_send_error(c, msg);
+		return;
+	}
+	c->progress_last_ns = 0;
+	c->progress_bytes = 0;
+	ret = vm_snapshot_save(m, req->path, req->has_note ? req->note : NULL, control_progress, c, &err);
+	if (ret == 0 && suspend)
+		machine_request_exit(m, HYVE_EXIT_REBOOT, "suspended to %s", req->path);
+	else
+		machine_resume(m);
+	if (ret) {
+		snprintf(msg, sizeof(msg), "%s to %s failed: %s; the guest runs on%s", what, req->path,
+			 err.msg[0] ? err.msg : strerror(-ret), ctl->paused ? " (paused)" : "");
+		control_send_error(c, msg);
+		return;
+	}
+	obj = control_ok();
+	json_object_object_add(obj, "path", json_object_new_string(req->path));
+	json_object_object_add(obj, "bytes", json_object_new_uint64(c->progress_bytes));
+	json_object_object_add(obj, "seconds", control_seconds(control_now_ns() - t0));
+	if (suspend)
+		json_object_object_add(obj, "exit_status", json_object_new_int(HYVE_EXIT_REBOOT));
+	else
+		json_object_object_add(obj, "state", json_object_new_string(control_state(ctl)));
+	control_send(c, obj);
+}
+
+/* quit powers the VM off: hyve exits with status 1, as bhyve does when its
+ * guest powers off (docs/control.md). */
+static void control_cmd_quit(struct control_client *c)
+{
+	struct json_object *obj = control_ok();
+
+	json_object_object_add(obj, "exit_status", json_object_new_int(HYVE_EXIT_POWEROFF));
+	control_send(c, obj);
+	machine_request_exit(c->ctl->m, HYVE_EXIT_POWEROFF, "quit requested on the control socket");
+}
+
+static void control_handle_line(struct control_client *c, const char *line, size_t len)
+{
+	struct control_request req;
+	struct hyve_err err = { 0 };
+
+	if (control_request_parse(line, len, &req, &err)) {
+		c->id = req.id;
+		control_send_error(c, err.msg);
+		goto out;
+	}
+	c->id = req.id;
+	if (atomic_load(&c->ctl->m->exit_requested)) {
+		control_send_error(c, "the VM is shutting down");
+		goto out;
+	}
+	switch (req.cmd) {
+	case CONTROL_CMD_STATUS:
+		control_cmd_status(c);
+		break;
+	case CONTROL_CMD_PAUSE:
+	case CONTROL_CMD_RESUME:
+		control_cmd_pause(c, req.cmd == CONTROL_CMD_PAUSE);
+		break;
+	case CONTROL_CMD_CHECKPOINT:
+	case CONTROL_CMD_SUSPEND:
+		control_cmd_save(c, &req);
+		break;
+	case CONTROL_CMD_QUIT:
+		control_cmd_quit(c);
+		break;
+	}
+out:
+	c->id = NULL;
+	control_request_release(&req);
+}
+
+static void control_client_close(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+
+	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (ctl->clients[i] == c)
+			ctl->clients[i] = NULL;
+	evloop_del_fd(ctl->m->loop, c->fd);
+	close(c->fd);
+	free(c);
+}
+
+static void control_client_readable(void *opaque, int fd)
+{
+	struct control_client *c = opaque;
+	struct machine *m = c->ctl->m;
+	ssize_t n = read(fd, c->in.buf + c->in.len, control_linebuf_room(&c->in));
+	size_t len;
+	int ret;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n > 0)
+		c->in.len += (size_t)n;
+	while (!c->closing && !atomic_load(&m->exit_requested) &&
+	       (ret = control_linebuf_next(&c->in, c->line, &len)) != 0) {
+		if (ret < 0) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "request line longer than %d bytes; closing the connection",
+				 CONTROL_LINE_MAX);
+			control_send_error(c, msg);
+			c->closing = true;
+			break;
+		}
+		if (len > 0) /* blank lines: someone pressing Enter in socat */
+			control_handle_line(c, c->line, len);
+	}
+	/* At end of input, an unterminated last request still counts. */
+	if (n <= 0 && !c->closing && c->in.len > 0 && !atomic_load(&m->exit_requested)) {
+		memcpy(c->line, c->in.buf, c->in.len);
+		len = c->in.len;
+		c->in.len = 0;
+		control_handle_line(c, c->line, len);
+	}
+	if (n <= 0 || c->closing)
+		control_client_close(c);
+}
+
+static void control_refuse(int fd, const char *msg)
+{
+	char line[256];
+	int n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", msg);
+
+	control_write_all(fd, line, (size_t)n);
+	close(fd);
+}
+
+static void control_accept(void *opaque, int lfd)
+{
+	struct control *ctl = opaque;
+	struct control_client *c;
+	struct ucred cred;
+	socklen_t cl = sizeof(cred);
+	unsigned slot;
+	int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	/* The socket's mode already keeps others out; this also covers a
+	 * descriptor passed on by a process of another user. */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) < 0 ||
+	    (cred.uid != geteuid() && cred.uid != 0)) {
+		control_refuse(fd, "permission denied: only the user running hyve (or root) may control it");
+		return;
+	}
+	for (slot = 0; slot < CONTROL_CLIENTS_MAX && ctl->clients[slot]; slot++)
+		;
+	c = slot < CONTROL_CLIENTS_MAX ? calloc(1, sizeof(*c)) : NULL;
+	if (!c) {
+		control_refuse(fd, "too many control connections; try again later");
+		return;
+	}
+	c->ctl = ctl;
+	c->fd = fd;
+	if (evloop_add_fd(ctl->m->loop, fd, control_client_readable, c, NULL)) {
+		free(c);
+		control_refuse(fd, "hyve cannot watch more connections; try again later");
+		return;
+	}
+	ctl->clients[slot] = c;
+}
+
+/* The socket's directory: created 0700 if missing; otherwise it must be
+ * ours and closed to everyone else, since the socket's own mode is only
+ * checked by connect() on some systems.  Returns an open fd or -errno. */
+static int control_open_dir(const char *dir, struct hyve_err *err)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return err_set(err, errno, "cannot create control directory %s: %s (choose another with --control PATH)",
+			       dir, strerror(errno));
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(err, errno, "cannot open control directory %s: %s", dir, strerror(errno));
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return err_set(err, errno, "control directory %s: %s", dir, strerror(errno));
+	}
+	if (st.st_uid != geteuid()) {
+		close(fd);
+		return err_set(err, EPERM, "control directory %s belongs to uid %u, not to uid %u running hyve; "
+					   "refusing to put the control socket there (choose another with --control PATH)",
+			       dir, (unsigned)st.st_uid, (unsigned)geteuid());
+	}
+	if (st.st_mode & 077) {
+		close(fd);
+		return err_set(err, EPERM, "control directory %s is mode %04o: other users can enter it; it must be "
+					   "0700 (chmod 700 %s, or choose another with --control PATH)",
+			       dir, (unsigned)(st.st_mode & 07777), dir);
+	}
+	return fd;
+}
+
+/* Returns 1 if a process accepts connections on the socket, 0 if nothing
+ * listens (a stale file from a hyve that died), or -errno. */
+static int control_probe(const struct sockaddr_un *sa)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS)
+		ret = 1; /* EAGAIN: a full backlog is still a live listener */
+	else
+		ret = errno == ECONNREFUSED ? 0 : -errno;
+	close(fd);
+	return ret;
+}
+
+static int control_bind(struct control *ctl, struct hyve_err *err)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	mode_t old_mask;
+	int ret;
+
+	memcpy(sa.sun_path, ctl->path, strlen(ctl->path) + 1);
+	if (lstat(ctl->path, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode))
+			return err_set(err, EEXIST, "%s exists and is not a socket; refusing to replace it", ctl->path);
+		ret = control_probe(&sa);
+		if (ret > 0 && ctl->default_path)
+			return err_set(err, EADDRINUSE, "VM %s is already running (a hyve answers on %s)",
+				       ctl->m->cfg.name, ctl->path);
+		if (ret > 0)
+			return err_set(err, EADDRINUSE, "a hyve is already running on %s (pick another --control)",
+				       ctl->path);
+		if (ret < 0)
+			return err_set(err, -ret, "cannot check the existing socket %s: %s", ctl->path, strerror(-ret));
+		if (unlink(ctl->path) < 0 && errno != ENOENT)
+			return err_set(err, errno, "cannot remove the stale socket %s: %s", ctl->path, strerror(errno));
+	} else if (errno != ENOENT) {
+		return err_set(err, errno, "%s: %s", ctl->path, strerror(errno));
+	}
+	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (ctl->listen_fd < 0)
+		return err_set(err, errno, "control socket: %s", strerror(errno));
+	/* Born 0600: no window in which another user could connect. */
+	old_mask = umask(0177);
+	ret = bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
+	umask(old_mask);
+	if (ret < 0)
+		return err_set(err, errno, "cannot bind control socket %s: %s", ctl->path, strerror(errno));
+	if (stat(ctl->path, &st) == 0) {
+		ctl->sock_dev = st.st_dev;
+		ctl->sock_ino = st.st_ino;
+	}
+	if (listen(ctl->listen_fd, CONTROL_CLIENTS_MAX) < 0)
+		return err_set(err, errno, "cannot listen on %s: %s", ctl->path, strerror(errno));
+	return 0;
+}
+
+static int control_resolve_path(struct control *ctl, const char *path, struct hyve_err *err)
+{
+	char given[CONTROL_PATH_MAX], cwd[CONTROL_PATH_MAX];
+	int n, ret;
+
+	if (!path || !path[0]) {
+		ctl->default_path = true;
+		ret = control_default_path(ctl->m->cfg.name, given, sizeof(given), err);
+		if (ret)
+			return ret;
+	} else if (snprintf(given, sizeof(given), "%s", path) >= (int)sizeof(given)) {
+		return err_set(err, ENAMETOOLONG, "--control path is too long");
+	}
+	if (given[0] == '/') {
+		n = snprintf(ctl->path, sizeof(ctl->path), "%s", given);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return err_set(err, errno, "--control %s: cannot resolve: %s", given, strerror(errno));
+		n = snprintf(ctl->path, sizeof(ctl->path), "%s/%s", cwd, given);
+	}
+	if (n < 0 || (size_t)n >= sizeof(ctl->path))
+		return err_set(err, ENAMETOOLONG, "control socket path %s is longer than a UNIX socket allows (%zu bytes)",
+			       given, sizeof(ctl->path) - 1);
+	if (ctl->path[n - 1] == '/')
+		return err_set(err, EISDIR, "control socket path %s names a directory", ctl->path);
+	return 0;
+}
+
+int control_start(struct machine *m, const char *path, struct hyve_err *err)
+{
+	struct control *ctl;
+	char dir[sizeof(ctl->path)];
+	int dir_fd = -1, ret;
+
+	if (control_server)
+		return err_set(err, EBUSY, "the control socket is already being served");
+	ctl = calloc(1, sizeof(*ctl));
+	if (!ctl)
+		return err_set(err, ENOMEM, "control: out of memory");
+	ctl->m = m;
+	ctl->listen_fd = -1;
+	ctl->started_ns = control_now_ns();
+	ret = control_resolve_path(ctl, path, err);
+	if (ret)
+		goto out_free;
+	memcpy(dir, ctl->path, sizeof(dir));
+	dir_fd = control_open_dir(dirname(dir), err);
+	if (dir_fd < 0) {
+		ret = dir_fd;
+		goto out_free;
+	}
+	/* Two hyves starting with one name must not both find the old socket
+	 * stale and replace each other's: the check and bind are one step. */
+	if (flock(dir_fd, LOCK_EX) < 0) {
+		ret = err_set(err, errno, "cannot lock %s: %s", dir, strerror(errno));
+		goto out_free;
+	}
+	ret = control_bind(ctl, err);
+	close(dir_fd);
+	dir_fd = -1;
+	if (ret)
+		goto out_unbind;
+	ret = evloop_add_fd(m->loop, ctl->listen_fd, control_accept, ctl, err);
+	if (ret)
+		goto out_unbind;
+	control_server = ctl;
+	return 0;
+
+out_unbind:
+	if (ctl->sock_ino)
+		unlink(ctl->path);
+out_free:
+	if (dir_fd >= 0)
+		close(dir_fd);
+	if (ctl->listen_fd >= 0)
+		close(ctl->listen_fd);
+	free(ctl);
+	return ret;
+}
+
+void control_stop(struct machine *m)
+{
+	struct control *ctl = control_server;
+	struct stat st;
+
+	if (!ctl || ctl->m != m)
+		return;
+	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
+		if (ctl->clients[i])
+			control_client_close(ctl->clients[i]);
+	evloop_del_fd(m->loop, ctl->listen_fd);
+	close(ctl->listen_fd);
+	/* Only our own socket: never one a later hyve bound at the path. */
+	if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->sock_dev && st.st_ino == ctl->sock_ino)
+		unlink(ctl->path);
+	control_server = NULL;
+	free(ctl);
+}

@@ -1,0 +1,759 @@
+/* MC146818A real-time clock and CMOS RAM at ports 0x70/0x71, IRQ 8.
+ *
+ * Time is not counted by a host timer: the clock reads as
+ *     seconds = sec_offset + floor((vm_clock - div_base_ns) / 1 s)
+ * where div_base_ns is the guest-clock instant the divider chain started a
+ * second.  Updates (and UIP, UF, AF) happen at div_base_ns + k s; periodic
+ * flags at multiples of the rate's period from the same base.  Flags are
+ * accounted lazily up to "now" whenever the guest looks or the
+ * configuration changes (flags_checked_ns), and a host timer is armed only
+ * for an event that would raise IRQ 8 while it is low, so a periodic rate
+ * no guest acknowledges costs nothing and missed periods coalesce.
+ *
+ * While the clock is stopped (SET, or the divider not at 32.768 kHz) the
+ * time lives in the CMOS bytes, so a time the guest writes persists and a
+ * restored snapshot continues from the saved time.
+ *
+ * Motorola MC146818A datasheet: register map (fig. 5), registers A-D,
+ * update cycle (fig. 15/16), periodic rates (table 5). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dev/dev_host.h"
+#include "dev/rtc.h"
+#include "hyve/machine.h"
+
+#define RTC_PORT 0x70
+#define RTC_IRQ 8
+
+#define RTC_SEC 0x00
+#define RTC_SEC_ALARM 0x01
+#define RTC_MIN 0x02
+#define RTC_MIN_ALARM 0x03
+#define RTC_HOUR 0x04
+#define RTC_HOUR_ALARM 0x05
+#define RTC_WDAY 0x06
+#define RTC_MDAY 0x07
+#define RTC_MONTH 0x08
+#define RTC_YEAR 0x09
+#define RTC_REG_A 0x0a
+#define RTC_REG_B 0x0b
+#define RTC_REG_C 0x0c
+#define RTC_REG_D 0x0d
+#define RTC_CENTURY 0x32 /* IBM PC convention; the FADT's CENTURY field */
+
+#define RTC_A_UIP 0x80
+#define RTC_A_DV_SHIFT 4
+#define RTC_A_RS 0x0f
+#define RTC_DV_32KHZ 2 /* DV2-0 = 010: 32.768 kHz time base running */
+#define RTC_B_SET 0x80
+#define RTC_B_PIE 0x40
+#define RTC_B_AIE 0x20
+#define RTC_B_UIE 0x10
+#define RTC_B_DM_BINARY 0x04
+#define RTC_B_24H 0x02
+#define RTC_C_IRQF 0x80
+#define RTC_C_PF 0x40
+#define RTC_C_AF 0x20
+#define RTC_C_UF 0x10
+#define RTC_D_VRT 0x80
+
+#define NS_PER_SEC 1000000000LL
+#define RTC_UIP_NS 244000LL /* UIP rises 244 us before an update */
+#define RTC_TICK_HZ 32768LL
+
+struct rtc_state {
+	uint8_t cmos[128];  /* A-D, alarms, RAM; time bytes while stopped */
+	uint8_t index;      /* bits 6:0 of the last write to port 0x70 */
+	bool nmi_disabled;  /* bit 7 of that write */
+	int64_t div_base_ns;      /* guest clock at a divider second boundary */
+	int64_t sec_offset;       /* RTC seconds at div_base_ns */
+	int64_t flags_checked_ns; /* PF/UF/AF accounted up to here */
+};
+
+static const struct state_field rtc_fields[] = {
+	FIELD_BYTES(struct rtc_state, cmos, 1),
+	FIELD_U8(struct rtc_state, index, 1),
+	FIELD_BOOL(struct rtc_state, nmi_disabled, 1),
+	FIELD_I64(struct rtc_state, div_base_ns, 1),
+	FIELD_I64(struct rtc_state, sec_offset, 1),
+	FIELD_I64(struct rtc_state, flags_checked_ns, 1),
+	FIELD_END
+};
+
+static const struct state_desc rtc_state_desc =
+	STATE_DESC("rtc", struct rtc_state, 1, rtc_fields);
+
+struct rtc {
+	pthread_mutex_t lock;
+	struct machine *m;
+	struct hyve_timer *timer;
+	bool hpet_legacy;
+	bool irq_level;
+	int64_t armed_at; /* deadline the host timer holds, INT64_MAX = none */
+	struct rtc_state s;
+};
+
+/* --- arithmetic --- */
+
+static int64_t rtc_floor_div(int64_t a, int64_t b)
+{
+	int64_t q = a / b;
+
+	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (the usual era
+ * arithmetic: 400-year eras of 146097 days, years starting in March). */
+static int64_t rtc_days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = rtc_floor_div(y, 400);
+	yoe = y - era * 400;
+	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void rtc_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = rtc_floor_div(z, 146097);
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (unsigned)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (unsigned)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
+/* 32.768 kHz divider ticks in d >= 0 nanoseconds, and back (rounded up). */
+static int64_t rtc_ns_to_ticks(int64_t d)
+{
+	return d / NS_PER_SEC * RTC_TICK_HZ + d % NS_PER_SEC * RTC_TICK_HZ / NS_PER_SEC;
+}
+
+static int64_t rtc_ticks_to_ns(int64_t t)
+{
+	return t / RTC_TICK_HZ * NS_PER_SEC +
+	       (t % RTC_TICK_HZ * NS_PER_SEC + RTC_TICK_HZ - 1) / RTC_TICK_HZ;
+}
+
+/* --- register formats --- */
+
+static bool rtc_binary(const struct rtc_state *s)
+{
+	return s->cmos[RTC_REG_B] & RTC_B_DM_BINARY;
+}
+
+static unsigned rtc_from_reg(const struct rtc_state *s, uint8_t v)
+{
+	return rtc_binary(s) ? v : (unsigned)(v >> 4) * 10 + (v & 0x0f);
+}
+
+static uint8_t rtc_to_reg(const struct rtc_state *s, unsigned v)
+{
+	v %= 100;
+	return rtc_binary(s) ? (uint8_t)v : (uint8_t)((v / 10) << 4 | v % 10);
+}
+
+static unsigned rtc_hour_from_reg(const struct rtc_state *s, uint8_t v)
+{
+	if (s->cmos[RTC_REG_B] & RTC_B_24H)
+		return rtc_from_reg(s, v);
+	/* 12-hour mode: 1-12 with bit 7 for PM; 12 AM is midnight. */
+	return rtc_from_reg(s, v & 0x7f) % 12 + ((v & 0x80) ? 12 : 0);
+}
+
+static uint8_t rtc_hour_to_reg(const struct rtc_state *s, unsigned h)
+{
+	if (s->cmos[RTC_REG_B] & RTC_B_24H)
+		return rtc_to_reg(s, h);
+	return rtc_to_reg(s, h % 12 ? h % 12 : 12) | (h >= 12 ? 0x80 : 0);
+}
+
+/* --- clock state --- */
+
+static bool rtc_dividing(const struct rtc_state *s)
+{
+	return ((s->cmos[RTC_REG_A] >> RTC_A_DV_SHIFT) & 7) == RTC_DV_32KHZ;
+}
+
+static bool rtc_updating(const struct rtc_state *s)
+{
+	return rtc_dividing(s) && !(s->cmos[RTC_REG_B] & RTC_B_SET);
+}
+
+static int64_t rtc_second_index(const struct rtc_state *s, int64_t now)
+{
+	return rtc_floor_div(now - s->div_base_ns, NS_PER_SEC);
+}
+
+static int64_t rtc_seconds(const struct rtc_state *s, int64_t now)
+{
+	return s->sec_offset + rtc_second_index(s, now);
+}
+
+/* Register-select rates 1 and 2 repeat 8 and 9 with the 32.768 kHz time
+ * base (table 5); 0 is off.  Returns log2 of the period in divider ticks. */
+static int rtc_period_shift(const struct rtc_state *s)
+{
+	unsigned rs = s->cmos[RTC_REG_A] & RTC_A_RS;
+
+	if (rs == 0)
+		return -1;
+	if (rs <= 2)
+		rs += 7;
+	return (int)rs - 1;
+}
+
+static int64_t rtc_period_index(const struct rtc_state *s, int64_t now, int shift)
+{
+	int64_t d = now - s->div_base_ns;
+
+	return d < 0 ? -1 : rtc_ns_to_ticks(d) >> shift;
+}
+
+static void rtc_store_time(struct rtc_state *s, int64_t secs)
+{
+	int64_t days = rtc_floor_div(secs, 86400), sod = secs - days * 86400, y;
+	unsigned m, d;
+
+	rtc_civil_from_days(days, &y, &m, &d);
+	if (y < 0)
+		y = 0;
+	s->cmos[RTC_SEC] = rtc_to_reg(s, (unsigned)(sod % 60));
+	s->cmos[RTC_MIN] = rtc_to_reg(s, (unsigned)(sod / 60 % 60));
+	s->cmos[RTC_HOUR] = rtc_hour_to_reg(s, (unsigned)(sod / 3600));
+	/* 1 = Sunday; 1970-01-01 was a Thursday. */
+	s->cmos[RTC_WDAY] = rtc_to_reg(s, (unsigned)((days % 7 + 7 + 4) % 7 + 1));
+	s->cmos[RTC_MDAY] = rtc_to_reg(s, d);
+	s->cmos[RTC_MONTH] = rtc_to_reg(s, m);
+	s->cmos[RTC_YEAR] = rtc_to_reg(s, (unsigned)(y % 100));
+	s->cmos[RTC_CENTURY] = rtc_to_reg(s, (unsigned)(y / 100 % 100));
+}
+
+/* The time in the CMOS bytes.  Values out of range (the datasheet leaves
+ * their effect undefined) are clamped so the date arithmetic stays sane. */
+static int64_t rtc_load_time(const struct rtc_state *s)
+{
+	unsigned sec = rtc_from_reg(s, s->cmos[RTC_SEC]) % 60;
+	unsigned min = rtc_from_reg(s, s->cmos[RTC_MIN]) % 60;
+	unsigned hour = rtc_hour_from_reg(s, s->cmos[RTC_HOUR]) % 24;
+	unsigned mday = rtc_from_reg(s, s->cmos[RTC_MDAY]);
+	unsigned mon = rtc_from_reg(s, s->cmos[RTC_MONTH]);
+	int64_t year = (int64_t)(rtc_from_reg(s, s->cmos[RTC_CENTURY]) % 100) * 100 +
+		       rtc_from_reg(s, s->cmos[RTC_YEAR]) % 100;
+
+	if (mon < 1 || mon > 12)
+		mon = 1;
+	if (mday < 1 || mday > 31)
+		mday = 1;
+	return rtc_days_from_civil(year, mon, mday) * 86400 + hour * 3600 + min * 60 + sec;
+}
+
+static int rtc_alarm_value(const struct rtc_state *s, unsigned reg)
+{
+	uint8_t v = s->cmos[reg];
+
+	/* 11xxxxxx: "don't care", matches every value. */
+	if ((v & 0xc0) == 0xc0)
+		return -1;
+	return (int)(reg == RTC_HOUR_ALARM ? rtc_hour_from_reg(s, v) : rtc_from_reg(s, v));
+}
+
+/* The first RTC second after `after` whose time of day matches the alarm,
+ * or INT64_MAX if none can (an alarm value out of range never matches). */
+static int64_t rtc_next_alarm(const struct rtc_state *s, int64_t after)
+{
+	int as = rtc_alarm_value(s, RTC_SEC_ALARM), am = rtc_alarm_value(s, RTC_MIN_ALARM);
+	int ah = rtc_alarm_value(s, RTC_HOUR_ALARM);
+	int64_t t = after + 1, end = after + 2 * 86400 + 1;
+
+	if (as > 59 || am > 59 || ah > 23)
+		return INT64_MAX;
+	while (t <= end) {
+		int64_t sod = t - rtc_floor_div(t, 86400) * 86400;
+		int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), se = (int)(sod % 60);
+
+		if (ah >= 0 && h != ah)
+			t += 3600 - sod % 3600;
+		else if (am >= 0 && mi != am)
+			t += 60 - se;
+		else if (as >= 0 && se != as)
+			t += (as - se + 60) % 60;
+		else
+			return t;
+	}
+	return INT64_MAX;
+}
+
+/* Sets PF, UF and AF for everything that happened in (checked, now]. */
+static void rtc_account(struct rtc_state *s, int64_t now)
+{
+	int64_t from = s->flags_checked_ns;
+	int shift = rtc_period_shift(s);
+
+	if (now <= from)
+		return;
+	if (from < s->div_base_ns)
+		from = s->div_base_ns;
+	if (rtc_dividing(s) && shift >= 0 &&
+	    rtc_period_index(s, now, shift) > rtc_period_index(s, from, shift))
+		s->cmos[RTC_REG_C] |= RTC_C_PF;
+	if (rtc_updating(s)) {
+		int64_t first = rtc_seconds(s, from), last = rtc_seconds(s, now);
+
+		if (last > first) {
+			s->cmos[RTC_REG_C] |= RTC_C_UF;
+			if (rtc_next_alarm(s, first) <= last)
+				s->cmos[RTC_REG_C] |= RTC_C_AF;
+		}
+	}
+	s->flags_checked_ns = now;
+}
+
+static uint8_t rtc_irq_flags(const struct rtc_state *s)
+{
+	uint8_t b = s->cmos[RTC_REG_B], c = s->cmos[RTC_REG_C];
+
+	return (c & RTC_C_PF && b & RTC_B_PIE) || (c & RTC_C_AF && b & RTC_B_AIE) ||
+	       (c & RTC_C_UF && b & RTC_B_UIE);
+}
+
+static void rtc_update_irq(struct rtc *r, bool force)
+{
+	bool level = !r->hpet_legacy && rtc_irq_flags(&r->s);
+
+	if (level != r->irq_level || force) {
+		r->irq_level = level;
+		dev_host->irq_set(r->m, RTC_IRQ, level);
+	}
+}
+
+static void rtc_timer_set(struct rtc *r, int64_t deadline)
+{
+	if (deadline < 0)
+		deadline = 0;
+	if (deadline == r->armed_at)
+		return; /* most accesses change nothing: no syscall */
+	r->armed_at = deadline;
+	if (deadline == INT64_MAX)
+		dev_host->timer_disarm(r->timer);
+	else
+		dev_host->timer_arm(r->timer, (uint64_t)deadline);
+}
+
+/* Arms the timer for the next event that would raise IRQ 8. */
+static void rtc_schedule(struct rtc *r, int64_t now)
+{
+	struct rtc_state *s = &r->s;
+	uint8_t b = s->cmos[RTC_REG_B], c = s->cmos[RTC_REG_C];
+	int64_t next = INT64_MAX;
+	int shift = rtc_period_shift(s);
+
+	if (r->hpet_legacy || rtc_irq_flags(s)) {
+		rtc_timer_set(r, INT64_MAX);
+		return;
+	}
+	if ((b & RTC_B_PIE) && !(c & RTC_C_PF) && rtc_dividing(s) && shift >= 0) {
+		int64_t k = rtc_period_index(s, now, shift) + 1;
+
+		next = s->div_base_ns + rtc_ticks_to_ns(k << shift);
+	}
+	if (rtc_updating(s)) {
+		int64_t sec = rtc_second_index(s, now);
+
+		if ((b & RTC_B_UIE) && !(c & RTC_C_UF) &&
+		    s->div_base_ns + (sec + 1) * NS_PER_SEC < next)
+			next = s->div_base_ns + (sec + 1) * NS_PER_SEC;
+		if ((b & RTC_B_AIE) && !(c & RTC_C_AF)) {
+			int64_t at = rtc_next_alarm(s, s->sec_offset + sec);
+
+			if (at != INT64_MAX &&
+			    s->div_base_ns + (at - s->sec_offset) * NS_PER_SEC < next)
+				next = s->div_base_ns + (at - s->sec_offset) * NS_PER_SEC;
+		}
+	}
+	rtc_timer_set(r, next);
+}
+
+static void rtc_timer_fired(void *opaque)
+{
+	struct rtc *r = opaque;
+	int64_t now;
+
+	pthread_mutex_lock(&r->lock);
+	now = (int64_t)dev_host->clock_ns(r->m);
+	r->armed_at = INT64_MAX; /* it fired */
+	rtc_account(&r->s, now);
+	rtc_update_irq(r, false);
+	rtc_schedule(r, now);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* --- registers --- */
+
+static bool rtc_is_time_reg(unsigned idx)
+{
+	return idx == RTC_SEC || idx == RTC_MIN || idx == RTC_HOUR || idx == RTC_WDAY ||
+	       idx == RTC_MDAY || idx == RTC_MONTH || idx == RTC_YEAR || idx == RTC_CENTURY;
+}
+
+/* New A and B values: stop or restart the clock and the divider. */
+static void rtc_reconfigure(struct rtc_state *s, int64_t now, uint8_t a, uint8_t b)
+{
+	bool was_updating = rtc_updating(s), was_dividing = rtc_dividing(s);
+	bool was_reset = ((s->cmos[RTC_REG_A] >> RTC_A_DV_SHIFT) & 6) == 6;
+	bool set_rising = (b & RTC_B_SET) && !(s->cmos[RTC_REG_B] & RTC_B_SET);
+	int64_t secs = was_updating ? rtc_seconds(s, now) : 0;
+
+	rtc_account(s, now);
+	s->cmos[RTC_REG_A] = a & ~RTC_A_UIP;
+	s->cmos[RTC_REG_B] = b;
+	/* "The SET bit going high clears the UIE bit." */
+	if (set_rising)
+		s->cmos[RTC_REG_B] &= ~RTC_B_UIE;
+	/* Leaving divider reset, the first update comes 500 ms later. */
+	if (!was_dividing && was_reset && rtc_dividing(s)) {
+		s->div_base_ns = now - NS_PER_SEC / 2;
+		s->flags_checked_ns = now;
+	}
+	if (was_updating && !rtc_updating(s))
+		rtc_store_time(s, secs);
+	else if (!was_updating && rtc_updating(s))
+		s->sec_offset = rtc_load_time(s) - rtc_second_index(s, now);
+}
+
+static uint8_t rtc_read(struct rtc *r, int64_t now)
+{
+	struct rtc_state *s = &r->s;
+	unsigned idx = s->index;
+	uint8_t v;
+
+	if (rtc_is_time_reg(idx) && rtc_updating(s)) {
+		struct rtc_state tmp = *s;
+
+		rtc_store_time(&tmp, rtc_seconds(s, now));
+		return tmp.cmos[idx];
+	}
+	switch (idx) {
+	case RTC_REG_A:
+		v = s->cmos[RTC_REG_A];
+		if (rtc_updating(s) &&
+		    now - s->div_base_ns - rtc_second_index(s, now) * NS_PER_SEC >=
+			    NS_PER_SEC - RTC_UIP_NS)
+			v |= RTC_A_UIP;
+		return v;
+	case RTC_REG_C:
+		/* Reading C returns the flags and clears them all. */
+		rtc_account(s, now);
+		v = s->cmos[RTC_REG_C] & (RTC_C_PF | RTC_C_AF | RTC_C_UF);
+		if (rtc_irq_flags(s))
+			v |= RTC_C_IRQF;
+		s->cmos[RTC_REG_C] = 0;
+		return v;
+	case RTC_REG_D:
+		return RTC_D_VRT; /* the battery is always good */
+	default:
+		return s->cmos[idx];
+	}
+}
+
+static void rtc_write(struct rtc *r, int64_t now, uint8_t v)
+{
+	struct rtc_state *s = &r->s;
+	unsigned idx = s->index;
+
+	switch (idx) {
+	case RTC_REG_A:
+		rtc_reconfigure(s, now, v, s->cmos[RTC_REG_B]);
+		break;
+	case RTC_REG_B:
+		rtc_reconfigure(s, now, s->cmos[RTC_REG_A], v);
+		break;
+	case RTC_REG_C:
+	case RTC_REG_D:
+		break; /* read-only */
+	default:
+		if (rtc_is_time_reg(idx) && rtc_updating(s)) {
+			/* Setting one field of a running clock: the others
+			 * keep their current values, the phase is kept. */
+			rtc_account(s, now);
+			rtc_store_time(s, rtc_seconds(s, now));
+			s->cmos[idx] = v;
+			s->sec_offset = rtc_load_time(s) - rtc_second_index(s, now);
+		} else {
+			rtc_account(s, now);
+			s->cmos[idx] = v;
+		}
+		break;
+	}
+}
+
+static void rtc_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
+{
+	struct rtc *r = opaque;
+	int64_t now;
+
+	pthread_mutex_lock(&r->lock);
+	now = (int64_t)dev_host->clock_ns(r->m);
+	for (unsigned i = 0; i < len && offset + i < 2; i++) {
+		if (offset + i == 0) {
+			if (is_write) {
+				r->s.index = data[i] & 0x7f;
+				r->s.nmi_disabled = data[i] & 0x80;
+			} else {
+				/* Write-only on the chip; chipsets read back
+				 * the index. */
+				data[i] = r->s.index | (r->s.nmi_disabled ? 0x80 : 0);
+			}
+		} else if (is_write) {
+			rtc_write(r, now, data[i]);
+		} else {
+			data[i] = rtc_read(r, now);
+		}
+	}
+	rtc_update_irq(r, false);
+	rtc_schedule(r, now);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtc_set_hpet_legacy(struct device *dev, bool on)
+{
+	struct rtc *r = dev->priv;
+
+	int64_t now;
+
+	pthread_mutex_lock(&r->lock);
+	now = (int64_t)dev_host->clock_ns(r->m);
+	rtc_account(&r->s, now);
+	r->hpet_legacy = on;
+	rtc_update_irq(r, false);
+	rtc_schedule(r, now);
+	pthread_mutex_unlock(&r->lock);
+}
+
+/* --- lifecycle --- */
+
+static void rtc_set_memory_size(struct rtc_state *s, const struct guest_mem *gm)
+{
+	uint64_t low = 0, high = 0, ext_kib, above16, above4g;
+
+	for (unsigned i = 0; i < gm->nr_ranges; i++) {
+		if (gm->ranges[i].gpa < GUEST_HIGH_RAM_START)
+			low += gm->ranges[i].size;
+		else
+			high += gm->ranges[i].size;
+	}
+	/* Base memory 640 KiB; extended memory above 1 MiB in KiB (capped);
+	 * 0x34-0x35: RAM above 16 MiB, 0x5b-0x5d: RAM above 4 GiB, both in
+	 * 64 KiB units, as SeaBIOS-era PC BIOSes leave them. */
+	ext_kib = low > (1 << 20) ? (low - (1 << 20)) >> 10 : 0;
+	if (ext_kib > 0xffff)
+		ext_kib = 0xffff;
+	above16 = low > (16 << 20) ? (low - (16 << 20)) >> 16 : 0;
+	if (above16 > 0xffff)
+		above16 = 0xffff;
+	above4g = high >> 16;
+	if (above4g > 0xffffff)
+		above4g = 0xffffff;
+	s->cmos[0x15] = 640 & 0xff;
+	s->cmos[0x16] = 640 >> 8;
+	s->cmos[0x17] = s->cmos[0x30] = ext_kib & 0xff;
+	s->cmos[0x18] = s->cmos[0x31] = (uint8_t)(ext_kib >> 8);
+	s->cmos[0x34] = above16 & 0xff;
+	s->cmos[0x35] = (uint8_t)(above16 >> 8);
+	s->cmos[0x5b] = above4g & 0xff;
+	s->cmos[0x5c] = (uint8_t)(above4g >> 8);
+	s->cmos[0x5d] = (uint8_t)(above4g >> 16);
+}
+
+static void rtc_power_on(struct rtc *r)
+{
+	struct rtc_state *s = &r->s;
+	int64_t now = (int64_t)dev_host->clock_ns(r->m), host;
+	struct timespec ts;
+	struct tm tm;
+	unsigned sum = 0;
+
+	memset(s, 0, sizeof(*s));
+	rtc_set_memory_size(s, &r->m->mem);
+	s->cmos[0x14] = 0x02; /* equipment byte: FPU present, EGA/VGA */
+	/* Standard CMOS checksum over 0x10-0x2d, big-endian at 0x2e. */
+	for (unsigned i = 0x10; i <= 0x2d; i++)
+		sum += s->cmos[i];
+	s->cmos[0x2e] = (uint8_t)(sum >> 8);
+	s->cmos[0x2f] = (uint8_t)sum;
+	s->cmos[RTC_REG_A] = RTC_DV_32KHZ << RTC_A_DV_SHIFT | 6; /* 1024 Hz */
+	s->cmos[RTC_REG_B] = RTC_B_24H;
+	s->index = RTC_REG_D;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	host = ts.tv_sec;
+	if (!r->m->cfg.rtc_utc && localtime_r(&ts.tv_sec, &tm))
+		host += tm.tm_gmtoff;
+	/* Tick in phase with the host's seconds. */
+	s->div_base_ns = now - ts.tv_nsec;
+	s->sec_offset = host - rtc_second_index(s, now);
+	s->flags_checked_ns = now;
+	rtc_store_time(s, host); /* century byte, and the time if stopped */
+}
+
+static void rtc_reset(struct device *dev)
+{
+	struct rtc *r = dev->priv;
+
+	/* The RESET pin clears the interrupt enables and flags; the time
+	 * and the RAM are battery-backed and survive. */
+	pthread_mutex_lock(&r->lock);
+	r->s.cmos[RTC_REG_B] &= ~(RTC_B_PIE | RTC_B_AIE | RTC_B_UIE);
+	r->s.cmos[RTC_REG_C] = 0;
+	rtc_update_irq(r, true);
+	rtc_schedule(r, (int64_t)dev_host->clock_ns(r->m));
+	pthread_mutex_unlock(&r->lock);
+}
+
+static void rtc_destroy(struct device *dev)
+{
+	struct rtc *r = dev->priv;
+
+	if (!r)
+		return;
+	if (r->timer)
+		dev_host->timer_free(r->timer);
+	pthread_mutex_destroy(&r->lock);
+	free(r);
+	dev->priv = NULL;
+}
+
+static int rtc_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
+		      struct hyve_err *err)
+{
+	struct rtc *r = calloc(1, sizeof(*r));
+	int ret;
+
+	(void)opts;
+	if (!r)
+		return err_set(err, ENOMEM, "rtc: out of memory");
+	pthread_mutex_init(&r->lock, NULL);
+	r->m = m;
+	r->armed_at = INT64_MAX;
+	dev->priv = r;
+	r->timer = dev_host->timer_new(m, rtc_timer_fired, r);
+	if (!r->timer) {
+		ret = err_set(err, ENOMEM, "rtc: cannot create its timer");
+		goto out_destroy;
+	}
+	rtc_power_on(r);
+	ret = bus_register(&m->pio, RTC_PORT, 2, rtc_pio, r, "rtc", err);
+	if (ret < 0)
+		goto out_destroy;
+	return 0;
+out_destroy:
+	rtc_destroy(dev);
+	return ret;
+}
+
+static int rtc_save(struct device *dev, void *state, struct hyve_err *err)
+{
+	struct rtc *r = dev->priv;
+
+	(void)err;
+	pthread_mutex_lock(&r->lock);
+	rtc_account(&r->s, (int64_t)dev_host->clock_ns(r->m));
+	memcpy(state, &r->s, sizeof(r->s));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_check(const void *staged, struct hyve_err *err)
+{
+	const struct rtc_state *s = staged;
+
+	if (s->index > 0x7f)
+		return err_set(err, EINVAL, "rtc: index 0x%x out of range", s->index);
+	if (s->cmos[RTC_REG_A] & RTC_A_UIP || s->cmos[RTC_REG_C] & ~(RTC_C_PF | RTC_C_AF | RTC_C_UF))
+		return err_set(err, EINVAL, "rtc: register A 0x%x or C 0x%x has derived bits set",
+			       s->cmos[RTC_REG_A], s->cmos[RTC_REG_C]);
+	/* Keep the arithmetic far from overflow: a century of seconds and
+	 * guest-clock instants within +-2^62 ns. */
+	if (s->sec_offset < -(1LL << 40) || s->sec_offset > (1LL << 40) ||
+	    s->div_base_ns < -(1LL << 62) || s->div_base_ns > (1LL << 62) ||
+	    s->flags_checked_ns < -(1LL << 62) || s->flags_checked_ns > (1LL << 62))
+		return err_set(err, EINVAL, "rtc: time base out of range");
+	return 0;
+}
+
+static int rtc_load(struct device *dev, const void *staged, struct hyve_err *err)
+{
+	struct rtc *r = dev->priv;
+
+	(void)err;
+	pthread_mutex_lock(&r->lock);
+	memcpy(&r->s, staged, sizeof(r->s));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_post_load(struct device *dev, struct hyve_err *err)
+{
+	struct rtc *r = dev->priv;
+
+	(void)err;
+	pthread_mutex_lock(&r->lock);
+	rtc_update_irq(r, true);
+	rtc_schedule(r, (int64_t)dev_host->clock_ns(r->m));
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static int rtc_quiesce(struct device *dev, struct hyve_err *err)
+{
+	struct rtc *r = dev->priv;
+
+	(void)err;
+	pthread_mutex_lock(&r->lock);
+	rtc_timer_set(r, INT64_MAX);
+	pthread_mutex_unlock(&r->lock);
+	return 0;
+}
+
+static void rtc_resume(struct device *dev)
+{
+	struct rtc *r = dev->priv;
+
+	pthread_mutex_lock(&r->lock);
+	rtc_schedule(r, (int64_t)dev_host->clock_ns(r->m));
+	pthread_mutex_unlock(&r->lock);
+}
+
+static unsigned rtc_builtin_count(const struct machine *m)
+{
+	(void)m;
+	return 1;
+}
+
+static const struct device_type rtc_type = {
+	.name = "rtc",
+	.create = rtc_create,
+	.destroy = rtc_destroy,
+	.reset = rtc_reset,
+	.state = &rtc_state_desc,
+	.save = rtc_save,
+	.check = rtc_check,
+	.load = rtc_load,
+	.quiesce = rtc_quiesce,
+	.post_load = rtc_post_load,
+	.resume = rtc_resume,
+	.builtin_count = rtc_builtin_count,
+};
+
+DEVICE_TYPE_REGISTER(rtc_type);

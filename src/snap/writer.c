@@ -1,0 +1,199 @@
+/* Writing a snapshot to files: records are built in memory, the RAM file is
+ * written as it is produced, and both land under temporary names that are
+ * renamed into place only on commit (docs/snapshot-format.md §6). */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hyve/snapshot.h"
+
+struct snap_writer {
+	struct snap_buf buf;
+	char *path, *tmp, *mem, *mem_tmp;
+	int fd, mem_fd;
+	bool wrote_ram;
+};
+
+static char *writer_join(const char *a, const char *b)
+{
+	char *s;
+
+	return asprintf(&s, "%s%s", a, b) < 0 ? NULL : s;
+}
+
+static void writer_free(struct snap_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	if (w->mem_fd >= 0)
+		close(w->mem_fd);
+	snap_buf_free(&w->buf);
+	free(w->path);
+	free(w->tmp);
+	free(w->mem);
+	free(w->mem_tmp);
+	free(w);
+}
+
+static int writer_create(const char *path, struct hyve_err *err)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+
+	if (fd < 0)
+		return err_set(err, errno, "%s: %s", path, strerror(errno));
+	return fd;
+}
+
+int snap_writer_open(struct snap_writer **out, const char *path,
+		     struct hyve_err *err)
+{
+	struct snap_writer *w;
+
+	*out = NULL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return err_set(err, ENOMEM, "out of memory");
+	w->fd = w->mem_fd = -1;
+	w->path = strdup(path);
+	w->tmp = writer_join(path, ".tmp");
+	w->mem = writer_join(path, ".mem");
+	w->mem_tmp = writer_join(path, ".mem.tmp");
+	if (!w->path || !w->tmp || !w->mem || !w->mem_tmp || snap_stream_begin(&w->buf)) {
+		writer_free(w);
+		return err_set(err, ENOMEM, "out of memory");
+	}
+	w->fd = writer_create(w->tmp, err);
+	if (w->fd < 0) {
+		int ret = w->fd;
+
+		writer_free(w);
+		return ret;
+	}
+	*out = w;
+	return 0;
+}
+
+int snap_write_machine(struct snap_writer *w, const struct snap_machine *m,
+		       struct hyve_err *err)
+{
+	int ret = snap_stream_section(&w->buf, SNAP_REC_MACHINE, 0, &snap_machine_desc,
+				      "machine", 0, m, err);
+
+	if (ret)
+		err_prefix(err, "machine description: ");
+	return ret;
+}
+
+int snap_write_section(struct snap_writer *w, const struct state_desc *desc,
+		       const char *name, unsigned instance, const void *state,
+		       uint32_t flags, struct hyve_err *err)
+{
+	return snap_stream_section(&w->buf, SNAP_REC_SECTION, flags & SNAP_REC_OPTIONAL,
+				   desc, name, instance, state, err);
+}
+
+int snap_write_record(struct snap_writer *w, uint32_t type, uint32_t flags,
+		      const void *body, size_t len, struct hyve_err *err)
+{
+	return snap_stream_record(&w->buf, type, flags, body, len, err);
+}
+
+int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
+		   struct hyve_err *err)
+{
+	struct snap_ram_map *map;
+	int ret;
+
+	if (w->wrote_ram)
+		return err_set(err, EINVAL, "RAM written twice");
+	map = malloc(sizeof(*map));
+	if (!map)
+		return err_set(err, ENOMEM, "out of memory");
+	w->mem_fd = writer_create(w->mem_tmp, err);
+	if (w->mem_fd < 0) {
+		ret = w->mem_fd;
+		goto out;
+	}
+	w->wrote_ram = true;
+	ret = snap_ram_write(w->mem_fd, gm, map, err);
+	if (!ret)
+		ret = snap_stream_section(&w->buf, SNAP_REC_RAM_MAP, 0, &snap_ram_map_desc,
+					  "ram-map", 0, map, err);
+out:
+	free(map);
+	return ret;
+}
+
+static int writer_fsync_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int fd, ret = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd))
+		ret = -errno;
+	if (fd >= 0)
+		close(fd);
+	free(copy);
+	return ret;
+}
+
+int snap_writer_commit(struct snap_writer *w, struct hyve_err *err)
+{
+	size_t done = 0;
+	int ret;
+
+	ret = snap_stream_end(&w->buf, err);
+	if (ret)
+		goto out_abort;
+	while (done < w->buf.len) {
+		ssize_t n = write(w->fd, w->buf.data + done, w->buf.len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			ret = err_set(err, n < 0 ? errno : EIO, "%s: write: %s", w->tmp,
+				      strerror(n < 0 ? errno : EIO));
+			goto out_abort;
+		}
+		done += (size_t)n;
+	}
+	/* Data first, names second: after a crash either name holds a
+	 * complete file. */
+	if (fsync(w->fd) || (w->mem_fd >= 0 && fsync(w->mem_fd))) {
+		ret = err_set(err, errno, "fsync: %s", strerror(errno));
+		goto out_abort;
+	}
+	if (w->wrote_ram && rename(w->mem_tmp, w->mem)) {
+		ret = err_set(err, errno, "rename %s: %s", w->mem_tmp, strerror(errno));
+		goto out_abort;
+	}
+	if (rename(w->tmp, w->path)) {
+		ret = err_set(err, errno, "rename %s: %s", w->tmp, strerror(errno));
+		goto out_abort;
+	}
+	ret = writer_fsync_dir(w->path);
+	if (ret)
+		err_set(err, ret, "fsync of the directory of %s: %s", w->path, strerror(-ret));
+	writer_free(w);
+	return ret;
+out_abort:
+	snap_writer_abort(w);
+	return ret;
+}
+
+void snap_writer_abort(struct snap_writer *w)
+{
+	if (!w)
+		return;
+	unlink(w->tmp);
+	if (w->wrote_ram)
+		unlink(w->mem_tmp);
+	writer_free(w);
+}

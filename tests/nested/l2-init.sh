@@ -1,0 +1,40 @@
+#!/bin/busybox sh
+# /init of the L2 guest (the Linux that hyve boots).  Prints what the rig's
+# tests check, one "HYVE-L2-*" line each, then does what hyve.action= on the
+# kernel command line asks.  Every serial character is an exit that climbs
+# to L1 under nesting, so this stays terse.
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+# No /dev/console node in the initramfs: take the console from devtmpfs.
+exec 0</dev/console 1>/dev/console 2>&1
+
+action=shell
+for arg in $(cat /proc/cmdline); do
+	case $arg in
+	hyve.action=*) action=${arg#hyve.action=} ;;
+	esac
+done
+
+echo "HYVE-L2-UP"
+echo "HYVE-L2-NPROC=$(nproc)"
+echo "HYVE-L2-CPUS-ONLINE=$(cat /sys/devices/system/cpu/online 2>/dev/null)"
+echo "HYVE-L2-DATE=$(date -u +%s)"
+echo "HYVE-L2-ACPI=$(ls /sys/firmware/acpi/tables 2>/dev/null | tr '\n' ' ')"
+echo "HYVE-L2-ACTION=$action"
+
+case $action in
+poweroff) poweroff -f ;;
+reboot) reboot -f ;;
+shell)
+	echo "hyve default guest: busybox shell on the console; 'poweroff -f' ends it."
+	# cttyhack gives the shell the console as controlling tty (job control, ^C).
+	while :; do setsid cttyhack sh -l; done
+	;;
+*) echo "HYVE-L2-BAD-ACTION=$action" ;;
+esac
+# poweroff/reboot -f do not return; if they did, say so and stop here.
+echo "HYVE-L2-ACTION-FAILED=$action"
+while :; do sleep 3600; done
