@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "hyve/snapshot.h"
+#include "snap/cbor.h"
 #include "test_snap_util.h"
 
 static FILE *fuzz_null;
@@ -14,7 +15,7 @@ static struct snap_ram_map *fuzz_map;
 
 static void fuzz_sections(const struct snap_reader *r)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct tstate s;
 	struct tvcpu v;
 
@@ -29,9 +30,31 @@ static void fuzz_sections(const struct snap_reader *r)
 	snap_find_section(r, "testdev", 0);
 }
 
+/* The inline decoder must agree with libcbor's on every item of every
+ * input, up to and including the first item either refuses. */
+static void fuzz_decoders_agree(const uint8_t *data, size_t size)
+{
+	struct cb_in x = {data, data + size}, y = x;
+	struct cb_item i, j;
+
+	for (;;) {
+		int rx = cb_next(&x, &i), ry = cb_next_libcbor(&y, &j);
+
+		if (rx != ry || (!rx && (i.kind != j.kind || x.p != y.p)))
+			abort();
+		if (rx)
+			return;
+		if ((i.kind == CB_BYTES || i.kind == CB_TEXT)
+			? (i.p != j.p || i.len != j.len)
+		    : i.kind == CB_BOOL ? i.b != j.b
+					: i.u != j.u)
+			abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r;
 	struct tstate s;
 
@@ -53,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_sections(r);
 		snap_reader_close(r);
 	}
+	fuzz_decoders_agree(data, size);
 	/* The same bytes as a bare record body and as a bare field map. */
 	err_clear(&err);
 	snap_walk_body(data, size, SNAP_WALK_JSON, fuzz_null, 0, &err);

@@ -2,7 +2,8 @@
 # Fetches, once, the guest kit: Debian's stock kernel (vmlinuz + its modules
 # tree, from the linux-image-6.1.0-*-amd64 package that linux-image-amd64
 # points at) and a static busybox.  The kit lives outside the repository, in
-# $HYVE_KIT_DIR (default /var/cache/hyve-kit); a second run only checks it.
+# $HYVE_KIT_DIR (default /var/cache/hyve-kit, or ~/.cache/hyve-kit for a user
+# who cannot write there); a second run only checks it.
 #
 #   tools/guest-kit.sh            fetch if needed, print the kit directory
 #   tools/guest-kit.sh --check    exit 1 (fetch nothing) if the kit is missing
@@ -16,6 +17,10 @@
 set -euo pipefail
 
 kit=${HYVE_KIT_DIR:-/var/cache/hyve-kit}
+# A user who cannot write /var/cache keeps the kit in their own cache.
+if [ -z "${HYVE_KIT_DIR:-}" ] && [ ! -e "$kit/kver" ] && ! mkdir -p "$kit" 2>/dev/null; then
+	kit=${XDG_CACHE_HOME:-$HOME/.cache}/hyve-kit
+fi
 
 kit_complete() {
 	[ -s "$kit/vmlinuz" ] && [ -s "$kit/kver" ] && [ -x "$kit/busybox" ] &&

@@ -4,6 +4,7 @@
 #ifndef HYVE_KVM_H
 #define HYVE_KVM_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "hyve/err.h"
@@ -21,5 +22,24 @@ int kvm_irq_line(struct machine *m, unsigned gsi, int level);
 /* Largest vCPU count KVM allows (KVM_CAP_MAX_VCPUS). */
 int kvm_max_vcpus(int kvm_fd);
 void kvm_close(struct machine *m);
+
+/* MSI routes for PCI MSI-X vectors: GSIs from KVM_MSI_GSI_BASE up.  The
+ * table given replaces every earlier MSI route; the PC routes of GSIs
+ * 0-23 are always kept. */
+#define KVM_MSI_GSI_BASE 24
+struct kvm_msi_route {
+	unsigned gsi;
+	uint64_t addr;
+	uint32_t data;
+};
+int kvm_set_msi_routes(struct machine *m, const struct kvm_msi_route *msi, unsigned nr_msi,
+		       struct hyve_err *err);
+/* KVM_IRQFD: a write to eventfd `fd` raises `gsi`.  -errno on failure. */
+int kvm_irqfd(struct machine *m, int fd, unsigned gsi, bool assign);
+/* KVM_IOEVENTFD on MMIO: a guest write of `len` bytes (0 = any) at addr
+ * signals `fd` without leaving the kernel. */
+int kvm_ioeventfd(struct machine *m, int fd, uint64_t addr, unsigned len, bool assign);
+/* KVM_SIGNAL_MSI: one MSI without a route. */
+int kvm_signal_msi(struct machine *m, uint64_t addr, uint32_t data);
 
 #endif

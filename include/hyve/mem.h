@@ -23,7 +23,10 @@ struct mem_range {
 };
 
 struct guest_mem {
-	int fd;            /* memfd backing all RAM, -1 for a test buffer */
+	int fd;            /* memfd backing all RAM; -1 for a test buffer, and
+	                    * after a restore mapped a RAM file privately in
+	                    * its place (so nobody takes the memfd's holes for
+	                    * the guest's zero pages) */
 	uint8_t *host;     /* host mapping of the whole memfd */
 	uint64_t size;     /* total RAM bytes */
 	unsigned nr_ranges;

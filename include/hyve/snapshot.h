@@ -25,41 +25,41 @@
 #include "hyve/state.h"
 
 /* --- wire constants (docs/snapshot-format.md §2, §3) --- */
-#define SNAP_MAGIC "HYVESNAP"
-#define SNAP_FORMAT_VERSION 1u
-#define SNAP_BYTE_ORDER_MARK 0x01020304u
-#define SNAP_HEADER_SIZE 32u
+#define SNAP_MAGIC		"HYVESNAP"
+#define SNAP_FORMAT_VERSION	1u
+#define SNAP_BYTE_ORDER_MARK	0x01020304u
+#define SNAP_HEADER_SIZE	32u
 #define SNAP_RECORD_HEADER_SIZE 24u
 
 /* Record types are four ASCII characters, stored in file order. */
-#define SNAP_FOURCC(a, b, c, d)                                              \
-	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 |          \
+#define SNAP_FOURCC(a, b, c, d)                                                \
+	((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 |            \
 	 (uint32_t)(d) << 24)
 #define SNAP_REC_MACHINE SNAP_FOURCC('M', 'A', 'C', 'H')
 #define SNAP_REC_SECTION SNAP_FOURCC('S', 'E', 'C', 'T')
 #define SNAP_REC_RAM_MAP SNAP_FOURCC('R', 'A', 'M', 'M')
-#define SNAP_REC_END SNAP_FOURCC('E', 'N', 'D', ' ')
+#define SNAP_REC_END	 SNAP_FOURCC('E', 'N', 'D', ' ')
 
 #define SNAP_REC_OPTIONAL 1u /* record flag: unknown readers may skip */
 
 /* Field type code bits on the wire (§4.2); the low bits are enum field_type. */
 #define SNAP_TC_TYPE_MASK 0x1fu
-#define SNAP_TC_ARRAY 0x20u
-#define SNAP_TC_OPTIONAL 0x40u
+#define SNAP_TC_ARRAY	  0x20u
+#define SNAP_TC_OPTIONAL  0x40u
 
 /* --- limits (§7) --- */
-#define SNAP_STATE_MAX (256u << 20)
-#define SNAP_RECORD_MAX (16u << 20)
+#define SNAP_STATE_MAX	 (256u << 20)
+#define SNAP_RECORD_MAX	 (16u << 20)
 #define SNAP_RECORDS_MAX 65536u
-#define SNAP_DEPTH_MAX 16u
-#define SNAP_FIELDS_MAX 256u
-#define SNAP_NAME_MAX 63u
+#define SNAP_DEPTH_MAX	 16u
+#define SNAP_FIELDS_MAX	 256u
+#define SNAP_NAME_MAX	 63u
 
 /* --- machine description (§5.1) --- */
-#define SNAP_MAX_CPUID 256
+#define SNAP_MAX_CPUID	 256
 #define SNAP_MAX_DEVICES 128
 #define SNAP_VERSION_LEN 32
-#define SNAP_NOTE_LEN 256
+#define SNAP_NOTE_LEN	 256
 
 struct snap_mem_range {
 	uint64_t gpa, size;
@@ -97,7 +97,7 @@ extern const struct state_desc snap_machine_desc;
 /* --- RAM map (§5.3) --- */
 #define SNAP_RAM_MAX_RANGES 8
 #define SNAP_RAM_MAX_CHUNKS 32768
-#define SNAP_RAM_CHUNK_MIN (2u << 20)
+#define SNAP_RAM_CHUNK_MIN  (2u << 20)
 
 struct snap_ram_range {
 	uint64_t gpa, size, offset;
@@ -160,9 +160,9 @@ int snap_fields_decode(const uint8_t *data, size_t len,
 /* --- reading (reader.c) --- */
 struct snap_record {
 	uint32_t type, flags;
-	size_t offset;  /* of the record header in the file */
-	size_t body;    /* offset of the body */
-	size_t length;  /* body length */
+	size_t offset; /* of the record header in the file */
+	size_t body;   /* offset of the body */
+	size_t length; /* body length */
 	uint64_t checksum;
 };
 
@@ -170,9 +170,9 @@ struct snap_section {
 	char name[SNAP_NAME_MAX + 1];
 	uint32_t instance;
 	uint32_t version;
-	uint32_t flags;    /* record flags: SNAP_REC_OPTIONAL */
-	unsigned record;   /* index into the record list */
-	size_t fields;     /* file offset of the field map */
+	uint32_t flags;	 /* record flags: SNAP_REC_OPTIONAL */
+	unsigned record; /* index into the record list */
+	size_t fields;	 /* file offset of the field map */
 	size_t fields_len;
 };
 
@@ -184,8 +184,8 @@ struct snap_reader;
 int snap_reader_open(struct snap_reader **out, const char *path,
 		     struct hyve_err *err);
 /* The same over a buffer (copied). */
-int snap_reader_open_mem(struct snap_reader **out, const void *data,
-			 size_t len, struct hyve_err *err);
+int snap_reader_open_mem(struct snap_reader **out, const void *data, size_t len,
+			 struct hyve_err *err);
 void snap_reader_close(struct snap_reader *r);
 
 const uint8_t *snap_reader_data(const struct snap_reader *r);
@@ -202,7 +202,8 @@ const struct snap_section *snap_find_section(const struct snap_reader *r,
 					     const char *name,
 					     unsigned instance);
 /* Decodes a section into staging (desc->size bytes).  Fails if the
- * section's version is older than desc->min_version. */
+ * section's version is older than desc->min_version, and with -ENOENT if
+ * s is NULL (a snap_find_section() miss). */
 int snap_decode_section(const struct snap_reader *r,
 			const struct snap_section *s,
 			const struct state_desc *desc, void *staging,
@@ -219,8 +220,8 @@ int snap_read_ram_map(const struct snap_reader *r, struct snap_ram_map *map,
 int snap_ram_map_check(const struct snap_ram_map *map, struct hyve_err *err);
 /* Writes the non-zero pages of gm to fd (holes elsewhere, size set with
  * ftruncate) and fills map with the layout and chunk digests. */
-int snap_ram_write(int fd, const struct guest_mem *gm,
-		   struct snap_ram_map *map, struct hyve_err *err);
+int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
+		   struct hyve_err *err);
 /* Checks the RAM file's size and every chunk digest. */
 int snap_ram_verify(const char *mem_path, const struct snap_ram_map *map,
 		    struct hyve_err *err);

@@ -1,5 +1,5 @@
 /* ACPI tables hyve writes in place of firmware (ACPI 6.4, chapter 5.2):
- * RSDP -> XSDT/RSDT -> FADT (-> FACS, DSDT), MADT, HPET.  Everything lives in
+ * RSDP -> XSDT/RSDT -> FADT (-> FACS, DSDT), MADT, HPET, MCFG.  Everything lives in
  * the BIOS area [0xE0000, 1 MiB), which e820 reports as reserved; the RSDP
  * sits at its 16-byte aligned start so that an OS scanning the area finds
  * it too.  The constants the device models must match are in hyve/boot.h. */
@@ -9,6 +9,7 @@
 #include "boot/boot_file.h"
 #include "hyve/boot.h"
 #include "hyve/hpet.h"
+#include "hyve/pci.h"
 
 #define ACPI_HEADER_LEN	      36
 #define ACPI_OEM_ID	      "HYVE  "
@@ -21,7 +22,8 @@
 #define FACS_LEN       64
 #define FADT_LEN       276 /* revision 6 */
 #define HPET_TABLE_LEN 56
-#define DSDT_MAX       4096
+#define DSDT_MAX       8192
+#define MCFG_LEN       60
 
 /* Generic Address Structure (5.2.3.2) */
 #define GAS_SYSTEM_MEMORY 0
@@ -275,6 +277,22 @@ static int acpi_build_hpet(struct acpi_area *ar, uint64_t *gpa)
 	return 0;
 }
 
+/* MCFG (PCI Firmware 3.2, 4.1.2): one ECAM allocation for segment 0. */
+static int acpi_build_mcfg(struct acpi_area *ar, uint64_t *gpa)
+{
+	uint8_t *p = acpi_alloc(ar, MCFG_LEN, 16, gpa);
+
+	if (!p)
+		return -E2BIG;
+	acpi_header(p, "MCFG", MCFG_LEN, 1);
+	boot_put64(p + 44, PCI_ECAM_BASE);
+	boot_put16(p + 52, 0);  /* segment */
+	p[54] = 0;              /* first bus */
+	p[55] = PCI_ECAM_LAST_BUS;
+	acpi_checksum(p, MCFG_LEN, 9);
+	return 0;
+}
+
 static int acpi_build_sdts(struct acpi_area *ar, const uint64_t *tables,
 			   unsigned n, uint64_t *rsdt, uint64_t *xsdt)
 {
@@ -301,7 +319,7 @@ int acpi_build(struct guest_mem *gm, unsigned nr_vcpus, struct hyve_err *err)
 {
 	struct acpi_area ar = {
 	    .gm = gm, .next = BOOT_ACPI_RSDP_ADDR, .err = err};
-	uint64_t rsdp_gpa, facs, dsdt, tables[3], rsdt, xsdt;
+	uint64_t rsdp_gpa, facs, dsdt, tables[4], rsdt, xsdt;
 	uint8_t *rsdp;
 	int ret;
 
@@ -326,7 +344,9 @@ int acpi_build(struct guest_mem *gm, unsigned nr_vcpus, struct hyve_err *err)
 	if (!ret)
 		ret = acpi_build_hpet(&ar, &tables[2]);
 	if (!ret)
-		ret = acpi_build_sdts(&ar, tables, 3, &rsdt, &xsdt);
+		ret = acpi_build_mcfg(&ar, &tables[3]);
+	if (!ret)
+		ret = acpi_build_sdts(&ar, tables, 4, &rsdt, &xsdt);
 	if (ret)
 		return ret;
 	/* 5.2.5.3: revision 2 RSDP; the first checksum covers the ACPI 1.0

@@ -4,8 +4,9 @@
 #include "boot/aml.h"
 #include "boot/boot_file.h"
 #include "hyve/boot.h"
+#include "hyve/pci.h"
 
-#define RT_MAX 64
+#define RT_MAX 128
 
 struct rt {
 	uint8_t b[RT_MAX];
@@ -84,6 +85,92 @@ static void dsdt_serial(struct aml *a, const char *name, int uid, uint16_t base,
 	dsdt_device(a, name, "PNP0501", uid, &r);
 }
 
+/* Word/DWord Address Space Descriptors (6.4.3.5.2-3) for a window the
+ * bridge produces: _MIF and _MAF set, a producer (bit 0 clear). */
+static void rt_word_window(struct rt *r, uint8_t kind, uint8_t type_flags, uint16_t min, uint16_t max)
+{
+	uint8_t *p = r->b + r->n;
+
+	p[0] = 0x88;
+	boot_put16(p + 1, 13);
+	p[3] = kind; /* 1 I/O, 2 bus numbers */
+	p[4] = 0x0c;
+	p[5] = type_flags;
+	boot_put16(p + 6, 0);
+	boot_put16(p + 8, min);
+	boot_put16(p + 10, max);
+	boot_put16(p + 12, 0);
+	boot_put16(p + 14, (uint16_t)(max - min + 1));
+	r->n += 16;
+}
+
+static void rt_dword_memory(struct rt *r, uint32_t min, uint32_t len)
+{
+	uint8_t *p = r->b + r->n;
+
+	p[0] = 0x87;
+	boot_put16(p + 1, 23);
+	p[3] = 0;    /* memory */
+	p[4] = 0x0c;
+	p[5] = 0x01; /* read-write, non-cacheable */
+	boot_put32(p + 6, 0);
+	boot_put32(p + 10, min);
+	boot_put32(p + 14, min + len - 1);
+	boot_put32(p + 18, 0);
+	boot_put32(p + 22, len);
+	r->n += 26;
+}
+
+/* The PCI host bridge (PCI Firmware 3.2, 4.1.1): its windows, and _PRT
+ * for INTx (ACPI 6.4, 6.2.13): slot s pin p reaches GSI 16 + (s + p) % 8,
+ * level-triggered, as pci_intx_gsi() drives it.  The ECAM area is claimed
+ * by a motherboard resource device, where Linux looks for it (MCFG
+ * alone is not enough for it to trust the area). */
+static void dsdt_pci(struct aml *a)
+{
+	struct rt r = {.n = 0};
+
+	aml_device_open(a, "PCI0");
+	aml_name(a, "_HID");
+	aml_eisaid(a, "PNP0A08");
+	aml_name(a, "_CID");
+	aml_eisaid(a, "PNP0A03");
+	aml_name(a, "_SEG");
+	aml_integer(a, 0);
+	aml_name(a, "_UID");
+	aml_integer(a, 0);
+	aml_name(a, "_BBN");
+	aml_integer(a, 0);
+	rt_word_window(&r, 2, 0, 0, PCI_ECAM_LAST_BUS);
+	rt_io(&r, PCI_CONFIG_ADDRESS_PORT, 8);
+	rt_word_window(&r, 1, 0x03, 0x0000, 0x0cf7);
+	rt_word_window(&r, 1, 0x03, 0x0d00, 0xffff);
+	rt_dword_memory(&r, 0x000a0000, 0x20000); /* legacy VGA hole */
+	rt_dword_memory(&r, (uint32_t)PCI_MMIO_BASE, (uint32_t)PCI_MMIO_SIZE);
+	rt_end(&r);
+	aml_name(a, "_CRS");
+	aml_buffer(a, r.b, r.n);
+	aml_name(a, "_PRT");
+	aml_package_open(a, (PCI_NR_SLOTS - 1) * 4);
+	for (unsigned slot = 1; slot < PCI_NR_SLOTS; slot++) {
+		for (unsigned pin = 0; pin < 4; pin++) {
+			aml_package_open(a, 4);
+			aml_integer(a, ((uint64_t)slot << 16) | 0xffff);
+			aml_integer(a, pin);
+			aml_integer(a, 0);
+			aml_integer(a, pci_intx_gsi(slot, pin));
+			aml_close(a);
+		}
+	}
+	aml_close(a);
+	aml_close(a); /* PCI0 */
+
+	r.n = 0;
+	rt_mem32_fixed(&r, (uint32_t)PCI_ECAM_BASE, (uint32_t)PCI_ECAM_SIZE, 0);
+	rt_end(&r);
+	dsdt_device(a, "MRES", "PNP0C02", 0, &r);
+}
+
 size_t acpi_dsdt_body(uint8_t *buf, size_t cap)
 {
 	struct aml a;
@@ -105,6 +192,8 @@ size_t acpi_dsdt_body(uint8_t *buf, size_t cap)
 	rt_mem32_fixed(&r, ACPI_HPET_ADDR, ACPI_HPET_LEN, 0);
 	rt_end(&r);
 	dsdt_device(&a, "HPET", "PNP0103", 0, &r);
+
+	dsdt_pci(&a);
 
 	aml_close(&a); /* \_SB */
 

@@ -70,34 +70,32 @@ int main(int argc, char **argv)
 	struct selftest st;
 	pthread_t selftest_thread;
 	bool selftest_started = false;
-	int status;
+	int status = HYVE_EXIT_ERROR;
 
 	if (!opts || !m) {
 		fprintf(stderr, "hyve: out of memory\n");
-		return HYVE_EXIT_ERROR;
+		goto out_free;
 	}
 	if (hyve_parse_args(argc, argv, opts, &err)) {
 		fprintf(stderr, "hyve: %s (see hyve --help)\n", err.msg);
-		return HYVE_EXIT_ERROR;
+		goto out_free;
 	}
-	if (opts->help) {
-		hyve_usage(stdout);
-		return 0;
-	}
-	if (opts->version) {
-		printf("hyve %s\n", HYVE_VERSION);
-		return 0;
+	if (opts->help || opts->version) {
+		if (opts->help)
+			hyve_usage(stdout);
+		else
+			printf("hyve %s\n", HYVE_VERSION);
+		status = 0;
+		goto out_free;
 	}
 	if (opts->cfg.restore_path[0] ? vm_snapshot_restore(m, opts, &err)
 				      : machine_create(m, &opts->cfg, &err) || machine_boot(m, &err)) {
 		fprintf(stderr, "hyve: %s: %s\n", m->cfg.name[0] ? m->cfg.name : opts->cfg.name, err.msg);
-		machine_destroy(m);
-		return HYVE_EXIT_ERROR;
+		goto out_destroy;
 	}
 	if (control_start(m, opts->cfg.control_path, &err)) {
 		fprintf(stderr, "hyve: %s: %s\n", m->cfg.name, err.msg);
-		machine_destroy(m);
-		return HYVE_EXIT_ERROR;
+		goto out_destroy;
 	}
 	if (opts->selftest_pause) {
 		st.machine = m;
@@ -109,8 +107,10 @@ int main(int argc, char **argv)
 	if (selftest_started)
 		pthread_join(selftest_thread, NULL);
 	if (status == HYVE_EXIT_HALT || status == HYVE_EXIT_TRIPLEFAULT || status == HYVE_EXIT_ERROR)
-		fprintf(stderr, "hyve: %s: %s\n", opts->cfg.name, m->exit_reason);
+		fprintf(stderr, "hyve: %s: %s\n", m->cfg.name, m->exit_reason);
+out_destroy:
 	machine_destroy(m);
+out_free:
 	free(m);
 	free(opts);
 	return status;

@@ -25,14 +25,15 @@ static int snapcli_fail(const struct hyve_err *err)
 
 static int snapcli_inspect(const char *path, bool json)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r;
 	int ret;
 
 	ret = snap_reader_open(&r, path, &err);
 	if (ret)
 		return snapcli_fail(&err);
-	ret = snap_inspect(r, json ? SNAP_WALK_JSON : SNAP_WALK_TEXT, stdout, &err);
+	ret = snap_inspect(r, json ? SNAP_WALK_JSON : SNAP_WALK_TEXT, stdout,
+			   &err);
 	snap_reader_close(r);
 	if (fflush(stdout) && !ret)
 		ret = err_set(&err, EIO, "writing the output failed");
@@ -45,7 +46,7 @@ static int snapcli_inspect(const char *path, bool json)
  * chunk of the RAM file. */
 static int snapcli_verify(const char *path)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_machine *m = malloc(sizeof(*m));
 	struct snap_ram_map *map = malloc(sizeof(*map));
 	struct snap_reader *r = NULL;
@@ -64,13 +65,16 @@ static int snapcli_verify(const char *path)
 		ret = snap_read_machine(r, m, &err);
 	if (!ret)
 		ret = snap_read_ram_map(r, map, &err);
-	if (!ret)
+	if (!ret) {
 		ret = snap_ram_verify(mem, map, &err);
+		if (ret && !strstr(err.msg, mem))
+			err_prefix(&err, "%s: ", mem);
+	}
 	if (!ret)
-		printf("%s: OK: %u records, %u sections, %u vCPUs, RAM file of %" PRIu64
-		       " bytes in %u chunks verified\n",
-		       path, snap_record_count(r), snap_section_count(r), m->nr_vcpus,
-		       map->file_size, map->nr_digests);
+		printf("%s: OK: %u records, %u sections, %u vCPUs, RAM file of "
+		       "%" PRIu64 " bytes in %u chunks verified\n",
+		       path, snap_record_count(r), snap_section_count(r),
+		       m->nr_vcpus, map->file_size, map->nr_digests);
 out:
 	snap_reader_close(r);
 	free(mem);

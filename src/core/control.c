@@ -6,20 +6,16 @@
  * Everything here runs on the main thread, including a checkpoint's save:
  * the vCPUs are parked meanwhile, and device timers (also main-thread) then
  * cannot change device state under the save either. */
-#include <fcntl.h>
 #include <json-c/json.h>
-#include <libgen.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "core/control_internal.h"
 #include "hyve/cli.h"
 #include "hyve/control.h"
 #include "hyve/evloop.h"
@@ -46,12 +42,8 @@ struct control_client {
 
 struct control {
 	struct machine *m;
-	int listen_fd;
-	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	dev_t sock_dev;
-	ino_t sock_ino;
-	bool default_path; /* no --control: the path names the VM */
-	bool paused;       /* by a pause request; resume undoes it */
+	struct control_socket sock;
+	bool paused; /* by a pause request; resume undoes it */
 	uint64_t started_ns;
 	struct control_client *clients[CONTROL_CLIENTS_MAX];
 };
@@ -397,133 +389,10 @@ static void control_accept(void *opaque, int lfd)
 	ctl->clients[slot] = c;
 }
 
-/* The socket's directory: created 0700 if missing; otherwise it must be
- * ours and closed to everyone else, since the socket's own mode is only
- * checked by connect() on some systems.  Returns an open fd or -errno. */
-static int control_open_dir(const char *dir, struct hyve_err *err)
-{
-	struct stat st;
-	int fd;
-
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return err_set(err, errno, "cannot create control directory %s: %s (choose another with --control PATH)",
-			       dir, strerror(errno));
-	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return err_set(err, errno, "cannot open control directory %s: %s", dir, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return err_set(err, errno, "control directory %s: %s", dir, strerror(errno));
-	}
-	if (st.st_uid != geteuid()) {
-		close(fd);
-		return err_set(err, EPERM, "control directory %s belongs to uid %u, not to uid %u running hyve; "
-					   "refusing to put the control socket there (choose another with --control PATH)",
-			       dir, (unsigned)st.st_uid, (unsigned)geteuid());
-	}
-	if (st.st_mode & 077) {
-		close(fd);
-		return err_set(err, EPERM, "control directory %s is mode %04o: other users can enter it; it must be "
-					   "0700 (chmod 700 %s, or choose another with --control PATH)",
-			       dir, (unsigned)(st.st_mode & 07777), dir);
-	}
-	return fd;
-}
-
-/* Returns 1 if a process accepts connections on the socket, 0 if nothing
- * listens (a stale file from a hyve that died), or -errno. */
-static int control_probe(const struct sockaddr_un *sa)
-{
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	int ret;
-
-	if (fd < 0)
-		return -errno;
-	ret = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
-	if (ret == 0 || errno == EAGAIN || errno == EINPROGRESS)
-		ret = 1; /* EAGAIN: a full backlog is still a live listener */
-	else
-		ret = errno == ECONNREFUSED ? 0 : -errno;
-	close(fd);
-	return ret;
-}
-
-static int control_bind(struct control *ctl, struct hyve_err *err)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct stat st;
-	mode_t old_mask;
-	int ret;
-
-	memcpy(sa.sun_path, ctl->path, strlen(ctl->path) + 1);
-	if (lstat(ctl->path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_set(err, EEXIST, "%s exists and is not a socket; refusing to replace it", ctl->path);
-		ret = control_probe(&sa);
-		if (ret > 0 && ctl->default_path)
-			return err_set(err, EADDRINUSE, "VM %s is already running (a hyve answers on %s)",
-				       ctl->m->cfg.name, ctl->path);
-		if (ret > 0)
-			return err_set(err, EADDRINUSE, "a hyve is already running on %s (pick another --control)",
-				       ctl->path);
-		if (ret < 0)
-			return err_set(err, -ret, "cannot check the existing socket %s: %s", ctl->path, strerror(-ret));
-		if (unlink(ctl->path) < 0 && errno != ENOENT)
-			return err_set(err, errno, "cannot remove the stale socket %s: %s", ctl->path, strerror(errno));
-	} else if (errno != ENOENT) {
-		return err_set(err, errno, "%s: %s", ctl->path, strerror(errno));
-	}
-	ctl->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (ctl->listen_fd < 0)
-		return err_set(err, errno, "control socket: %s", strerror(errno));
-	/* Born 0600: no window in which another user could connect. */
-	old_mask = umask(0177);
-	ret = bind(ctl->listen_fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old_mask);
-	if (ret < 0)
-		return err_set(err, errno, "cannot bind control socket %s: %s", ctl->path, strerror(errno));
-	if (stat(ctl->path, &st) == 0) {
-		ctl->sock_dev = st.st_dev;
-		ctl->sock_ino = st.st_ino;
-	}
-	if (listen(ctl->listen_fd, CONTROL_CLIENTS_MAX) < 0)
-		return err_set(err, errno, "cannot listen on %s: %s", ctl->path, strerror(errno));
-	return 0;
-}
-
-static int control_resolve_path(struct control *ctl, const char *path, struct hyve_err *err)
-{
-	char given[CONTROL_PATH_MAX], cwd[CONTROL_PATH_MAX];
-	int n, ret;
-
-	if (!path || !path[0]) {
-		ctl->default_path = true;
-		ret = control_default_path(ctl->m->cfg.name, given, sizeof(given), err);
-		if (ret)
-			return ret;
-	} else if (snprintf(given, sizeof(given), "%s", path) >= (int)sizeof(given)) {
-		return err_set(err, ENAMETOOLONG, "--control path is too long");
-	}
-	if (given[0] == '/') {
-		n = snprintf(ctl->path, sizeof(ctl->path), "%s", given);
-	} else {
-		if (!getcwd(cwd, sizeof(cwd)))
-			return err_set(err, errno, "--control %s: cannot resolve: %s", given, strerror(errno));
-		n = snprintf(ctl->path, sizeof(ctl->path), "%s/%s", cwd, given);
-	}
-	if (n < 0 || (size_t)n >= sizeof(ctl->path))
-		return err_set(err, ENAMETOOLONG, "control socket path %s is longer than a UNIX socket allows (%zu bytes)",
-			       given, sizeof(ctl->path) - 1);
-	if (ctl->path[n - 1] == '/')
-		return err_set(err, EISDIR, "control socket path %s names a directory", ctl->path);
-	return 0;
-}
-
 int control_start(struct machine *m, const char *path, struct hyve_err *err)
 {
 	struct control *ctl;
-	char dir[sizeof(ctl->path)];
-	int dir_fd = -1, ret;
+	int ret;
 
 	if (control_server)
 		return err_set(err, EBUSY, "the control socket is already being served");
@@ -531,61 +400,32 @@ int control_start(struct machine *m, const char *path, struct hyve_err *err)
 	if (!ctl)
 		return err_set(err, ENOMEM, "control: out of memory");
 	ctl->m = m;
-	ctl->listen_fd = -1;
 	ctl->started_ns = control_now_ns();
-	ret = control_resolve_path(ctl, path, err);
-	if (ret)
-		goto out_free;
-	memcpy(dir, ctl->path, sizeof(dir));
-	dir_fd = control_open_dir(dirname(dir), err);
-	if (dir_fd < 0) {
-		ret = dir_fd;
-		goto out_free;
+	ret = control_socket_open(&ctl->sock, path, m->cfg.name, err);
+	if (!ret) {
+		ret = evloop_add_fd(m->loop, ctl->sock.fd, control_accept, ctl, err);
+		if (ret)
+			control_socket_close(&ctl->sock);
 	}
-	/* Two hyves starting with one name must not both find the old socket
-	 * stale and replace each other's: the check and bind are one step. */
-	if (flock(dir_fd, LOCK_EX) < 0) {
-		ret = err_set(err, errno, "cannot lock %s: %s", dir, strerror(errno));
-		goto out_free;
+	if (ret) {
+		free(ctl);
+		return ret;
 	}
-	ret = control_bind(ctl, err);
-	close(dir_fd);
-	dir_fd = -1;
-	if (ret)
-		goto out_unbind;
-	ret = evloop_add_fd(m->loop, ctl->listen_fd, control_accept, ctl, err);
-	if (ret)
-		goto out_unbind;
 	control_server = ctl;
 	return 0;
-
-out_unbind:
-	if (ctl->sock_ino)
-		unlink(ctl->path);
-out_free:
-	if (dir_fd >= 0)
-		close(dir_fd);
-	if (ctl->listen_fd >= 0)
-		close(ctl->listen_fd);
-	free(ctl);
-	return ret;
 }
 
 void control_stop(struct machine *m)
 {
 	struct control *ctl = control_server;
-	struct stat st;
 
 	if (!ctl || ctl->m != m)
 		return;
 	for (unsigned i = 0; i < CONTROL_CLIENTS_MAX; i++)
 		if (ctl->clients[i])
 			control_client_close(ctl->clients[i]);
-	evloop_del_fd(m->loop, ctl->listen_fd);
-	close(ctl->listen_fd);
-	/* Only our own socket: never one a later hyve bound at the path. */
-	if (stat(ctl->path, &st) == 0 && st.st_dev == ctl->sock_dev && st.st_ino == ctl->sock_ino)
-		unlink(ctl->path);
+	evloop_del_fd(m->loop, ctl->sock.fd);
+	control_socket_close(&ctl->sock);
 	control_server = NULL;
 	free(ctl);
 }

@@ -13,6 +13,7 @@
 #include "hyve/evloop.h"
 #include "hyve/kvm.h"
 #include "hyve/machine.h"
+#include "hyve/pci.h"
 #include "hyve/timer.h"
 #include "hyve/vcpu.h"
 
@@ -182,7 +183,8 @@ int machine_create(struct machine *m, const struct vm_config *cfg, struct hyve_e
 		if (ret)
 			return ret;
 	}
-	return machine_add_builtin_devices(m, err);
+	ret = machine_add_builtin_devices(m, err);
+	return ret ? ret : pci_machine_init(m, err); /* host bridge, then the -s slots */
 }
 
 int machine_boot(struct machine *m, struct hyve_err *err)
@@ -277,6 +279,8 @@ void machine_destroy(struct machine *m)
 {
 	struct device *d = m->devices;
 
+	if (!m->loop)
+		return; /* machine_create never got far enough to own anything */
 	while (d) {
 		struct device *next = d->next;
 

@@ -62,7 +62,7 @@ out_close:
 
 void guest_mem_destroy(struct guest_mem *gm)
 {
-	if (gm->host && gm->fd >= 0)
+	if (gm->host)
 		munmap(gm->host, gm->size);
 	if (gm->fd >= 0)
 		close(gm->fd);

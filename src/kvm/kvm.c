@@ -61,14 +61,17 @@ int kvm_open(struct machine *m, struct hyve_err *err)
 /* PC routing, as the MADT describes it: ISA IRQ n goes to PIC pin n and to
  * IOAPIC pin n, except that the timer's IRQ 0 arrives at IOAPIC pin 2 (the
  * MADT's interrupt source override) and nothing drives GSI 2 itself (the
- * PIC cascade).  GSIs 16-23 reach only the IOAPIC. */
-static int kvm_setup_routing(struct machine *m, struct hyve_err *err)
+ * PIC cascade).  GSIs 16-23 reach only the IOAPIC.  MSI routes (PCI MSI-X
+ * vectors, GSIs from KVM_MSI_GSI_BASE) follow: KVM_SET_GSI_ROUTING replaces
+ * the whole table, so every update sends the PC entries again. */
+int kvm_set_msi_routes(struct machine *m, const struct kvm_msi_route *msi, unsigned nr_msi,
+		       struct hyve_err *err)
 {
 	struct kvm_irq_routing *table;
 	unsigned n = 0;
 	int ret;
 
-	table = calloc(1, sizeof(*table) + 48 * sizeof(table->entries[0]));
+	table = calloc(1, sizeof(*table) + (48 + nr_msi) * sizeof(table->entries[0]));
 	if (!table)
 		return err_set(err, ENOMEM, "irq routing: out of memory");
 	for (unsigned gsi = 0; gsi < 24; gsi++) {
@@ -84,12 +87,51 @@ static int kvm_setup_routing(struct machine *m, struct hyve_err *err)
 			.gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP,
 			.u.irqchip = { KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi } };
 	}
+	for (unsigned i = 0; i < nr_msi; i++) {
+		table->entries[n++] = (struct kvm_irq_routing_entry){
+			.gsi = msi[i].gsi, .type = KVM_IRQ_ROUTING_MSI,
+			.u.msi = { .address_lo = (uint32_t)msi[i].addr,
+				   .address_hi = (uint32_t)(msi[i].addr >> 32), .data = msi[i].data } };
+	}
 	table->nr = n;
 	ret = ioctl(m->vm_fd, KVM_SET_GSI_ROUTING, table);
 	free(table);
 	if (ret < 0)
 		return err_set(err, errno, "KVM_SET_GSI_ROUTING: %s", strerror(errno));
 	return 0;
+}
+
+static int kvm_setup_routing(struct machine *m, struct hyve_err *err)
+{
+	return kvm_set_msi_routes(m, NULL, 0, err);
+}
+
+int kvm_irqfd(struct machine *m, int fd, unsigned gsi, bool assign)
+{
+	struct kvm_irqfd req = { .fd = (uint32_t)fd, .gsi = gsi, .flags = assign ? 0 : KVM_IRQFD_FLAG_DEASSIGN };
+
+	if (m->vm_fd < 0)
+		return -ENODEV;
+	return ioctl(m->vm_fd, KVM_IRQFD, &req) < 0 ? -errno : 0;
+}
+
+int kvm_ioeventfd(struct machine *m, int fd, uint64_t addr, unsigned len, bool assign)
+{
+	struct kvm_ioeventfd req = { .addr = addr, .len = len, .fd = fd,
+				     .flags = assign ? 0 : KVM_IOEVENTFD_FLAG_DEASSIGN };
+
+	if (m->vm_fd < 0)
+		return -ENODEV;
+	return ioctl(m->vm_fd, KVM_IOEVENTFD, &req) < 0 ? -errno : 0;
+}
+
+int kvm_signal_msi(struct machine *m, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi msi = { .address_lo = (uint32_t)addr, .address_hi = (uint32_t)(addr >> 32), .data = data };
+
+	if (m->vm_fd < 0)
+		return -ENODEV;
+	return ioctl(m->vm_fd, KVM_SIGNAL_MSI, &msi) < 0 ? -errno : 0;
 }
 
 int kvm_create_vm(struct machine *m, struct hyve_err *err)

@@ -1,5 +1,7 @@
-/* The CBOR subset used by snapshot bodies: encode straight into a growable
- * buffer, decode one item at a time with cbor_stream_decode. */
+/* The CBOR subset used by snapshot bodies.  The hot paths (cb_put_*,
+ * cb_next) are inline in cbor.h; here are the growable buffer and libcbor-
+ * based twins of both (cb_ref_*, cb_next_libcbor), the reference that
+ * test_snap_cbor and the fuzzer compare the inline code against. */
 #include <cbor.h>
 #include <errno.h>
 #include <stdio.h>
@@ -41,30 +43,31 @@ void snap_buf_free(struct snap_buf *b)
 }
 
 /* Every CBOR head is at most 9 bytes: reserve, then let libcbor encode. */
-void cb_put_uint(struct snap_buf *b, uint64_t v)
+void cb_ref_uint(struct snap_buf *b, uint64_t v)
 {
 	if (cb_room(b, 9) == 0)
 		b->len += cbor_encode_uint(v, b->data + b->len, 9);
 }
 
-void cb_put_int(struct snap_buf *b, int64_t v)
+void cb_ref_int(struct snap_buf *b, int64_t v)
 {
 	if (v >= 0) {
-		cb_put_uint(b, (uint64_t)v);
+		cb_ref_uint(b, (uint64_t)v);
 		return;
 	}
 	/* CBOR stores a negative n as -1 - n, which cannot overflow. */
 	if (cb_room(b, 9) == 0)
-		b->len += cbor_encode_negint((uint64_t)(-1 - v), b->data + b->len, 9);
+		b->len +=
+		    cbor_encode_negint((uint64_t)(-1 - v), b->data + b->len, 9);
 }
 
-void cb_put_bool(struct snap_buf *b, bool v)
+void cb_ref_bool(struct snap_buf *b, bool v)
 {
 	if (cb_room(b, 1) == 0)
 		b->len += cbor_encode_bool(v, b->data + b->len, 1);
 }
 
-void cb_put_bytes(struct snap_buf *b, const void *p, size_t len)
+void cb_ref_bytes(struct snap_buf *b, const void *p, size_t len)
 {
 	if (cb_room(b, 9 + len))
 		return;
@@ -73,7 +76,7 @@ void cb_put_bytes(struct snap_buf *b, const void *p, size_t len)
 	b->len += len;
 }
 
-void cb_put_text(struct snap_buf *b, const char *s, size_t len)
+void cb_ref_text(struct snap_buf *b, const char *s, size_t len)
 {
 	if (cb_room(b, 9 + len))
 		return;
@@ -82,13 +85,13 @@ void cb_put_text(struct snap_buf *b, const char *s, size_t len)
 	b->len += len;
 }
 
-void cb_put_array(struct snap_buf *b, size_t n)
+void cb_ref_array(struct snap_buf *b, size_t n)
 {
 	if (cb_room(b, 9) == 0)
 		b->len += cbor_encode_array_start(n, b->data + b->len, 9);
 }
 
-void cb_put_map(struct snap_buf *b, size_t n)
+void cb_ref_map(struct snap_buf *b, size_t n)
 {
 	if (cb_room(b, 9) == 0)
 		b->len += cbor_encode_map_start(n, b->data + b->len, 9);
@@ -96,14 +99,46 @@ void cb_put_map(struct snap_buf *b, size_t n)
 
 /* --- decoding: the callbacks store the one item decoded into ctx --- */
 
-static void cb_on_uint8(void *c, uint8_t v) { ((struct cb_item *)c)->kind = CB_UINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_uint16(void *c, uint16_t v) { ((struct cb_item *)c)->kind = CB_UINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_uint32(void *c, uint32_t v) { ((struct cb_item *)c)->kind = CB_UINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_uint64(void *c, uint64_t v) { ((struct cb_item *)c)->kind = CB_UINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_neg8(void *c, uint8_t v) { ((struct cb_item *)c)->kind = CB_NEGINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_neg16(void *c, uint16_t v) { ((struct cb_item *)c)->kind = CB_NEGINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_neg32(void *c, uint32_t v) { ((struct cb_item *)c)->kind = CB_NEGINT; ((struct cb_item *)c)->u = v; }
-static void cb_on_neg64(void *c, uint64_t v) { ((struct cb_item *)c)->kind = CB_NEGINT; ((struct cb_item *)c)->u = v; }
+static void cb_on_uint8(void *c, uint8_t v)
+{
+	((struct cb_item *)c)->kind = CB_UINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_uint16(void *c, uint16_t v)
+{
+	((struct cb_item *)c)->kind = CB_UINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_uint32(void *c, uint32_t v)
+{
+	((struct cb_item *)c)->kind = CB_UINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_uint64(void *c, uint64_t v)
+{
+	((struct cb_item *)c)->kind = CB_UINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_neg8(void *c, uint8_t v)
+{
+	((struct cb_item *)c)->kind = CB_NEGINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_neg16(void *c, uint16_t v)
+{
+	((struct cb_item *)c)->kind = CB_NEGINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_neg32(void *c, uint32_t v)
+{
+	((struct cb_item *)c)->kind = CB_NEGINT;
+	((struct cb_item *)c)->u = v;
+}
+static void cb_on_neg64(void *c, uint64_t v)
+{
+	((struct cb_item *)c)->kind = CB_NEGINT;
+	((struct cb_item *)c)->u = v;
+}
 
 static void cb_on_bytes(void *c, cbor_data p, size_t len)
 {
@@ -123,8 +158,16 @@ static void cb_on_text(void *c, cbor_data p, size_t len)
 	it->len = len;
 }
 
-static void cb_on_array(void *c, size_t n) { ((struct cb_item *)c)->kind = CB_ARRAY; ((struct cb_item *)c)->u = n; }
-static void cb_on_map(void *c, size_t n) { ((struct cb_item *)c)->kind = CB_MAP; ((struct cb_item *)c)->u = n; }
+static void cb_on_array(void *c, size_t n)
+{
+	((struct cb_item *)c)->kind = CB_ARRAY;
+	((struct cb_item *)c)->u = n;
+}
+static void cb_on_map(void *c, size_t n)
+{
+	((struct cb_item *)c)->kind = CB_MAP;
+	((struct cb_item *)c)->u = n;
+}
 
 static void cb_on_bool(void *c, bool v)
 {
@@ -132,23 +175,51 @@ static void cb_on_bool(void *c, bool v)
 	((struct cb_item *)c)->b = v;
 }
 
-static void cb_on_bad(void *c) { ((struct cb_item *)c)->kind = CB_BAD; }
-static void cb_on_bad_u64(void *c, uint64_t v) { (void)v; cb_on_bad(c); }
-static void cb_on_bad_f(void *c, float v) { (void)v; cb_on_bad(c); }
-static void cb_on_bad_d(void *c, double v) { (void)v; cb_on_bad(c); }
+static void cb_on_bad(void *c)
+{
+	((struct cb_item *)c)->kind = CB_BAD;
+}
+static void cb_on_bad_u64(void *c, uint64_t v)
+{
+	(void)v;
+	cb_on_bad(c);
+}
+static void cb_on_bad_f(void *c, float v)
+{
+	(void)v;
+	cb_on_bad(c);
+}
+static void cb_on_bad_d(void *c, double v)
+{
+	(void)v;
+	cb_on_bad(c);
+}
 
 static const struct cbor_callbacks cb_callbacks = {
-	.uint8 = cb_on_uint8, .uint16 = cb_on_uint16,
-	.uint32 = cb_on_uint32, .uint64 = cb_on_uint64,
-	.negint8 = cb_on_neg8, .negint16 = cb_on_neg16,
-	.negint32 = cb_on_neg32, .negint64 = cb_on_neg64,
-	.byte_string = cb_on_bytes, .byte_string_start = cb_on_bad,
-	.string = cb_on_text, .string_start = cb_on_bad,
-	.array_start = cb_on_array, .indef_array_start = cb_on_bad,
-	.map_start = cb_on_map, .indef_map_start = cb_on_bad,
-	.tag = cb_on_bad_u64, .float2 = cb_on_bad_f, .float4 = cb_on_bad_f,
-	.float8 = cb_on_bad_d, .undefined = cb_on_bad, .null = cb_on_bad,
-	.boolean = cb_on_bool, .indef_break = cb_on_bad,
+    .uint8 = cb_on_uint8,
+    .uint16 = cb_on_uint16,
+    .uint32 = cb_on_uint32,
+    .uint64 = cb_on_uint64,
+    .negint8 = cb_on_neg8,
+    .negint16 = cb_on_neg16,
+    .negint32 = cb_on_neg32,
+    .negint64 = cb_on_neg64,
+    .byte_string = cb_on_bytes,
+    .byte_string_start = cb_on_bad,
+    .string = cb_on_text,
+    .string_start = cb_on_bad,
+    .array_start = cb_on_array,
+    .indef_array_start = cb_on_bad,
+    .map_start = cb_on_map,
+    .indef_map_start = cb_on_bad,
+    .tag = cb_on_bad_u64,
+    .float2 = cb_on_bad_f,
+    .float4 = cb_on_bad_f,
+    .float8 = cb_on_bad_d,
+    .undefined = cb_on_bad,
+    .null = cb_on_bad,
+    .boolean = cb_on_bool,
+    .indef_break = cb_on_bad,
 };
 
 int cb_next_libcbor(struct cb_in *in, struct cb_item *it)
@@ -233,10 +304,14 @@ bool cb_utf8_valid(const uint8_t *p, size_t len)
 const char *cb_kind_name(enum cb_kind k)
 {
 	static const char *const names[] = {
-		[CB_UINT] = "unsigned integer", [CB_NEGINT] = "negative integer",
-		[CB_BYTES] = "byte string", [CB_TEXT] = "text string",
-		[CB_ARRAY] = "array", [CB_MAP] = "map", [CB_BOOL] = "boolean",
-		[CB_BAD] = "item outside the snapshot CBOR profile",
+	    [CB_UINT] = "unsigned integer",
+	    [CB_NEGINT] = "negative integer",
+	    [CB_BYTES] = "byte string",
+	    [CB_TEXT] = "text string",
+	    [CB_ARRAY] = "array",
+	    [CB_MAP] = "map",
+	    [CB_BOOL] = "boolean",
+	    [CB_BAD] = "item outside the snapshot CBOR profile",
 	};
 	return names[k];
 }
@@ -244,11 +319,12 @@ const char *cb_kind_name(enum cb_kind k)
 const char *snap_ft_name(unsigned ft)
 {
 	static const char *const names[] = {
-		[FT_U8] = "u8", [FT_U16] = "u16", [FT_U32] = "u32",
-		[FT_U64] = "u64", [FT_I8] = "i8", [FT_I16] = "i16",
-		[FT_I32] = "i32", [FT_I64] = "i64", [FT_BOOL] = "bool",
-		[FT_BYTES] = "bytes", [FT_STRING] = "string",
-		[FT_STRUCT] = "struct",
+	    [FT_U8] = "u8",	    [FT_U16] = "u16",
+	    [FT_U32] = "u32",	    [FT_U64] = "u64",
+	    [FT_I8] = "i8",	    [FT_I16] = "i16",
+	    [FT_I32] = "i32",	    [FT_I64] = "i64",
+	    [FT_BOOL] = "bool",	    [FT_BYTES] = "bytes",
+	    [FT_STRING] = "string", [FT_STRUCT] = "struct",
 	};
 	if (ft >= sizeof(names) / sizeof(names[0]) || !names[ft])
 		return "?";

@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "hyve/snapshot.h"
 
@@ -16,10 +17,10 @@ enum cb_kind {
 	CB_NEGINT, /* value is -1 - u */
 	CB_BYTES,
 	CB_TEXT,
-	CB_ARRAY,  /* u = element count */
-	CB_MAP,    /* u = pair count */
+	CB_ARRAY, /* u = element count */
+	CB_MAP,	  /* u = pair count */
 	CB_BOOL,
-	CB_BAD,    /* outside the profile: indefinite, tag, float, null... */
+	CB_BAD, /* outside the profile: indefinite, tag, float, null... */
 };
 
 struct cb_item {
@@ -51,7 +52,7 @@ static inline int cb_next(struct cb_in *in, struct cb_item *it)
 	unsigned major, ai, n;
 	uint64_t v;
 
-	it->kind = CB_BAD;
+	*it = (struct cb_item){.kind = CB_BAD};
 	if (left == 0)
 		return -EBADMSG;
 	major = p[0] >> 5;
@@ -80,9 +81,14 @@ static inline int cb_next(struct cb_in *in, struct cb_item *it)
 	left -= 1 + n;
 	p += 1 + n;
 	switch (major) {
-	case 0: it->kind = CB_UINT; break;
-	case 1: it->kind = CB_NEGINT; break;
-	case 2: case 3:
+	case 0:
+		it->kind = CB_UINT;
+		break;
+	case 1:
+		it->kind = CB_NEGINT;
+		break;
+	case 2:
+	case 3:
 		if (v > left)
 			return -EBADMSG;
 		it->kind = major == 2 ? CB_BYTES : CB_TEXT;
@@ -117,16 +123,95 @@ const char *cb_kind_name(enum cb_kind k);
 /* The common case inline: room is there. */
 static inline int cb_room(struct snap_buf *b, size_t n)
 {
-	return (!b->failed && n <= b->cap - b->len) ? 0 : snap_buf_reserve(b, n);
+	return (!b->failed && n <= b->cap - b->len) ? 0
+						    : snap_buf_reserve(b, n);
 }
 
-void cb_put_uint(struct snap_buf *b, uint64_t v);
-void cb_put_int(struct snap_buf *b, int64_t v);
-void cb_put_bool(struct snap_buf *b, bool v);
-void cb_put_bytes(struct snap_buf *b, const void *p, size_t len);
-void cb_put_text(struct snap_buf *b, const char *s, size_t len);
-void cb_put_array(struct snap_buf *b, size_t n);
-void cb_put_map(struct snap_buf *b, size_t n);
+/* Encoding, inline for the same reason as cb_next: an item head is one to
+ * nine bytes, the shortest form (RFC 8949 §4.2.1, preferred serialization).
+ * The cb_ref_* twins in cbor.c are libcbor's encoder; test_snap_cbor
+ * checks that both produce the same bytes. */
+static inline void cb_put_head(struct snap_buf *b, unsigned major, uint64_t v)
+{
+	uint8_t *p;
+	unsigned n;
+
+	if (cb_room(b, 9))
+		return;
+	p = b->data + b->len;
+	if (v < 24) {
+		p[0] = (uint8_t)(major << 5 | v);
+		b->len += 1;
+		return;
+	}
+	n = v <= 0xff ? 1 : v <= 0xffff ? 2 : v <= 0xffffffff ? 4 : 8;
+	p[0] = (uint8_t)(major << 5 | (n == 1	? 24
+				       : n == 2 ? 25
+				       : n == 4 ? 26
+						: 27));
+	for (unsigned i = 0; i < n; i++)
+		p[1 + i] = (uint8_t)(v >> (8 * (n - 1 - i)));
+	b->len += 1 + n;
+}
+
+static inline void cb_put_uint(struct snap_buf *b, uint64_t v)
+{
+	cb_put_head(b, 0, v);
+}
+
+/* CBOR stores a negative n as -1 - n, which cannot overflow. */
+static inline void cb_put_int(struct snap_buf *b, int64_t v)
+{
+	if (v >= 0)
+		cb_put_head(b, 0, (uint64_t)v);
+	else
+		cb_put_head(b, 1, (uint64_t)(-1 - v));
+}
+
+static inline void cb_put_bool(struct snap_buf *b, bool v)
+{
+	if (cb_room(b, 1) == 0)
+		b->data[b->len++] = v ? 0xf5 : 0xf4;
+}
+
+static inline void cb_put_string(struct snap_buf *b, unsigned major,
+				 const void *p, size_t len)
+{
+	cb_put_head(b, major, len);
+	if (len && cb_room(b, len) == 0) {
+		memcpy(b->data + b->len, p, len);
+		b->len += len;
+	}
+}
+
+static inline void cb_put_bytes(struct snap_buf *b, const void *p, size_t len)
+{
+	cb_put_string(b, 2, p, len);
+}
+
+static inline void cb_put_text(struct snap_buf *b, const char *s, size_t len)
+{
+	cb_put_string(b, 3, s, len);
+}
+
+static inline void cb_put_array(struct snap_buf *b, size_t n)
+{
+	cb_put_head(b, 4, n);
+}
+
+static inline void cb_put_map(struct snap_buf *b, size_t n)
+{
+	cb_put_head(b, 5, n);
+}
+
+/* libcbor's encoder behind the same interface (reference for tests). */
+void cb_ref_uint(struct snap_buf *b, uint64_t v);
+void cb_ref_int(struct snap_buf *b, int64_t v);
+void cb_ref_bool(struct snap_buf *b, bool v);
+void cb_ref_bytes(struct snap_buf *b, const void *p, size_t len);
+void cb_ref_text(struct snap_buf *b, const char *s, size_t len);
+void cb_ref_array(struct snap_buf *b, size_t n);
+void cb_ref_map(struct snap_buf *b, size_t n);
 
 /* Type names for messages and JSON: "u32", "bytes", "struct". */
 const char *snap_ft_name(unsigned ft);

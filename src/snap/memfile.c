@@ -15,8 +15,8 @@
 
 #include "hyve/snapshot.h"
 
-#define RAM_PAGE GUEST_PAGE_SIZE
-#define RAM_RUN_MAX (1u << 20) /* bytes per pread/pwrite */
+#define RAM_PAGE     GUEST_PAGE_SIZE
+#define RAM_RUN_MAX  (1u << 20) /* bytes per pread/pwrite */
 #define RAM_FILE_MAX (1ULL << 40)
 
 static const uint8_t ram_zero_page[RAM_PAGE];
@@ -55,7 +55,8 @@ static bool ram_page_has_data(struct ram_extents *e, uint64_t pos)
 	}
 	h = lseek(e->fd, d, SEEK_HOLE);
 	e->data_start = (uint64_t)d & ~(RAM_PAGE - 1);
-	e->data_end = h < 0 ? UINT64_MAX : ((uint64_t)h + RAM_PAGE - 1) & ~(RAM_PAGE - 1);
+	e->data_end =
+	    h < 0 ? UINT64_MAX : ((uint64_t)h + RAM_PAGE - 1) & ~(RAM_PAGE - 1);
 	return pos >= e->data_start && pos < e->data_end;
 }
 
@@ -69,32 +70,48 @@ int snap_ram_map_check(const struct snap_ram_map *m, struct hyve_err *err)
 	uint64_t chunks = 0;
 
 	if (m->page_size != RAM_PAGE)
-		return err_set(err, EBADMSG, "page size %u, this hyve uses %llu", m->page_size, RAM_PAGE);
-	if (m->chunk_size == 0 || m->chunk_size % RAM_PAGE || m->chunk_size > RAM_FILE_MAX)
-		return err_set(err, EBADMSG, "bad chunk size %" PRIu64, m->chunk_size);
+		return err_set(err, EBADMSG,
+			       "page size %u, this hyve uses %llu",
+			       m->page_size, RAM_PAGE);
+	if (m->chunk_size == 0 || m->chunk_size % RAM_PAGE ||
+	    m->chunk_size > RAM_FILE_MAX)
+		return err_set(err, EBADMSG, "bad chunk size %" PRIu64,
+			       m->chunk_size);
 	if (m->file_size > RAM_FILE_MAX || m->file_size % RAM_PAGE)
-		return err_set(err, EBADMSG, "bad RAM file size %" PRIu64, m->file_size);
+		return err_set(err, EBADMSG, "bad RAM file size %" PRIu64,
+			       m->file_size);
 	if (m->nr_ranges == 0)
 		return err_set(err, EBADMSG, "no RAM ranges");
 	for (unsigned i = 0; i < m->nr_ranges; i++) {
 		const struct snap_ram_range *a = &m->ranges[i];
 
 		if ((a->gpa | a->size | a->offset) % RAM_PAGE || a->size == 0 ||
-		    a->size > m->file_size || a->offset > m->file_size - a->size ||
+		    a->size > m->file_size ||
+		    a->offset > m->file_size - a->size ||
 		    a->gpa > UINT64_MAX - a->size)
-			return err_set(err, EBADMSG, "range %u (gpa 0x%" PRIx64 ", size 0x%" PRIx64 ", offset 0x%" PRIx64 ") is misaligned or outside the RAM file",
-				       i, a->gpa, a->size, a->offset);
+			return err_set(
+			    err, EBADMSG,
+			    "range %u (gpa 0x%" PRIx64 ", size 0x%" PRIx64
+			    ", offset 0x%" PRIx64
+			    ") is misaligned or outside the RAM file",
+			    i, a->gpa, a->size, a->offset);
 		for (unsigned k = 0; k < i; k++) {
 			const struct snap_ram_range *b = &m->ranges[k];
 
-			if ((a->gpa < b->gpa + b->size && b->gpa < a->gpa + a->size) ||
-			    (a->offset < b->offset + b->size && b->offset < a->offset + a->size))
-				return err_set(err, EBADMSG, "ranges %u and %u overlap", k, i);
+			if ((a->gpa < b->gpa + b->size &&
+			     b->gpa < a->gpa + a->size) ||
+			    (a->offset < b->offset + b->size &&
+			     b->offset < a->offset + a->size))
+				return err_set(err, EBADMSG,
+					       "ranges %u and %u overlap", k,
+					       i);
 		}
 		chunks += ram_chunks(a->size, m->chunk_size);
 	}
 	if (chunks != m->nr_digests)
-		return err_set(err, EBADMSG, "%u digests for %" PRIu64 " chunks", m->nr_digests, chunks);
+		return err_set(err, EBADMSG,
+			       "%u digests for %" PRIu64 " chunks",
+			       m->nr_digests, chunks);
 	return 0;
 }
 
@@ -149,7 +166,8 @@ int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 	for (unsigned i = 0; i < gm->nr_ranges; i++) {
 		const struct mem_range *r = &gm->ranges[i];
 
-		map->ranges[i] = (struct snap_ram_range){ r->gpa, r->size, r->offset };
+		map->ranges[i] =
+		    (struct snap_ram_range){r->gpa, r->size, r->offset};
 		if (r->offset + r->size > map->file_size)
 			map->file_size = r->offset + r->size;
 	}
@@ -162,22 +180,33 @@ int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 		const struct mem_range *r = &gm->ranges[i];
 
 		for (uint64_t c = 0; c < r->size; c += chunk) {
-			uint64_t end = r->offset + c + (r->size - c < chunk ? r->size - c : chunk);
+			uint64_t end =
+			    r->offset + c +
+			    (r->size - c < chunk ? r->size - c : chunk);
 			uint64_t run = 0, run_len = 0;
 
 			XXH3_64bits_reset(&st);
-			for (uint64_t pos = r->offset + c; pos <= end; pos += RAM_PAGE) {
+			for (uint64_t pos = r->offset + c; pos <= end;
+			     pos += RAM_PAGE) {
 				const uint8_t *p = gm->host + pos;
-				bool data = pos < end && ram_page_has_data(&ext, pos) &&
-					    memcmp(p, ram_zero_page, RAM_PAGE) != 0;
+				bool data =
+				    pos < end && ram_page_has_data(&ext, pos) &&
+				    memcmp(p, ram_zero_page, RAM_PAGE) != 0;
 
 				if (pos < end)
-					XXH3_64bits_update(&st, data ? p : ram_zero_page, RAM_PAGE);
-				if (run_len && (!data || run_len == RAM_RUN_MAX)) {
-					ret = ram_pwrite_all(fd, gm->host + run, run_len, run);
+					XXH3_64bits_update(
+					    &st, data ? p : ram_zero_page,
+					    RAM_PAGE);
+				if (run_len &&
+				    (!data || run_len == RAM_RUN_MAX)) {
+					ret = ram_pwrite_all(fd, gm->host + run,
+							     run_len, run);
 					if (ret)
-						return err_set(err, ret, "RAM file: write at offset 0x%" PRIx64 ": %s",
-							       run, strerror(-ret));
+						return err_set(
+						    err, ret,
+						    "RAM file: write at offset "
+						    "0x%" PRIx64 ": %s",
+						    run, strerror(-ret));
 					run_len = 0;
 				}
 				if (data) {
@@ -190,7 +219,8 @@ int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 		}
 	}
 	if (ftruncate(fd, (off_t)map->file_size))
-		return err_set(err, errno, "RAM file: ftruncate: %s", strerror(errno));
+		return err_set(err, errno, "RAM file: ftruncate: %s",
+			       strerror(errno));
 	return 0;
 }
 
@@ -214,20 +244,30 @@ static int ram_read_chunks(int fd, const struct snap_ram_map *map,
 		uint8_t *dest = gm ? gm->host + gm->ranges[i].offset : NULL;
 
 		for (uint64_t c = 0; c < r->size; c += map->chunk_size) {
-			uint64_t len = r->size - c < map->chunk_size ? r->size - c : map->chunk_size;
+			uint64_t len = r->size - c < map->chunk_size
+					   ? r->size - c
+					   : map->chunk_size;
 			uint64_t run = 0, run_len = 0;
 
 			XXH3_64bits_reset(&st);
 			for (uint64_t o = c; o <= c + len; o += RAM_PAGE) {
-				bool data = o < c + len && ram_page_has_data(&ext, r->offset + o);
+				bool data =
+				    o < c + len &&
+				    ram_page_has_data(&ext, r->offset + o);
 
-				if (run_len && (!data || run_len == RAM_RUN_MAX)) {
+				if (run_len &&
+				    (!data || run_len == RAM_RUN_MAX)) {
 					uint8_t *p = dest ? dest + run : bounce;
 
-					ret = ram_pread_all(fd, p, run_len, r->offset + run);
+					ret = ram_pread_all(fd, p, run_len,
+							    r->offset + run);
 					if (ret) {
-						ret = err_set(err, ret, "RAM file: read at offset 0x%" PRIx64 " failed (%s)",
-							      r->offset + run, strerror(-ret));
+						ret = err_set(
+						    err, ret,
+						    "RAM file: read at offset "
+						    "0x%" PRIx64 " failed (%s)",
+						    r->offset + run,
+						    strerror(-ret));
 						goto out;
 					}
 					XXH3_64bits_update(&st, p, run_len);
@@ -238,12 +278,17 @@ static int ram_read_chunks(int fd, const struct snap_ram_map *map,
 						run = o;
 					run_len += RAM_PAGE;
 				} else if (o < c + len) {
-					XXH3_64bits_update(&st, ram_zero_page, RAM_PAGE);
+					XXH3_64bits_update(&st, ram_zero_page,
+							   RAM_PAGE);
 				}
 			}
 			if (XXH3_64bits_digest(&st) != map->digests[n]) {
-				ret = err_set(err, EBADMSG, "RAM file: chunk %u (guest 0x%" PRIx64 "..0x%" PRIx64 ") does not match its digest",
-					      n, r->gpa + c, r->gpa + c + len - 1);
+				ret = err_set(
+				    err, EBADMSG,
+				    "RAM file: chunk %u (guest 0x%" PRIx64
+				    "..0x%" PRIx64
+				    ") does not match its digest",
+				    n, r->gpa + c, r->gpa + c + len - 1);
 				goto out;
 			}
 			n++;
@@ -265,15 +310,19 @@ static int ram_open(const char *mem_path, const struct snap_ram_map *map,
 		return ret;
 	fd = open(mem_path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return err_set(err, errno, "RAM file %s: %s", mem_path, strerror(errno));
+		return err_set(err, errno, "RAM file %s: %s", mem_path,
+			       strerror(errno));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return err_set(err, EINVAL, "RAM file %s: not a regular file", mem_path);
+		return err_set(err, EINVAL, "RAM file %s: not a regular file",
+			       mem_path);
 	}
 	if ((uint64_t)st.st_size != map->file_size) {
 		close(fd);
-		return err_set(err, EBADMSG, "RAM file %s is %lld bytes, the RAM map says %" PRIu64,
-			       mem_path, (long long)st.st_size, map->file_size);
+		return err_set(
+		    err, EBADMSG,
+		    "RAM file %s is %lld bytes, the RAM map says %" PRIu64,
+		    mem_path, (long long)st.st_size, map->file_size);
 	}
 	return fd;
 }
@@ -296,15 +345,19 @@ int snap_ram_load(const char *mem_path, const struct snap_ram_map *map,
 	int fd, ret;
 
 	if (gm->nr_ranges != map->nr_ranges)
-		return err_set(err, EINVAL, "RAM map has %u ranges, the machine %u",
+		return err_set(err, EINVAL,
+			       "RAM map has %u ranges, the machine %u",
 			       map->nr_ranges, gm->nr_ranges);
 	for (unsigned i = 0; i < gm->nr_ranges; i++)
 		if (gm->ranges[i].gpa != map->ranges[i].gpa ||
 		    gm->ranges[i].size != map->ranges[i].size ||
 		    gm->ranges[i].offset > gm->size ||
 		    gm->ranges[i].size > gm->size - gm->ranges[i].offset)
-			return err_set(err, EINVAL, "RAM map range %u (gpa 0x%" PRIx64 ", 0x%" PRIx64 " bytes) does not match the machine's",
-				       i, map->ranges[i].gpa, map->ranges[i].size);
+			return err_set(
+			    err, EINVAL,
+			    "RAM map range %u (gpa 0x%" PRIx64 ", 0x%" PRIx64
+			    " bytes) does not match the machine's",
+			    i, map->ranges[i].gpa, map->ranges[i].size);
 	fd = ram_open(mem_path, map, err);
 	if (fd < 0)
 		return fd;

@@ -12,6 +12,7 @@
 #include <xxhash.h>
 
 #include "snap/cbor.h"
+#include "snap/reader.h"
 #include "snap/wire.h"
 
 /* The fuzzer cannot forge checksums; a fuzz build still computes them but
@@ -21,18 +22,6 @@
 #else
 #define READER_CHECKSUM_ENFORCED 1
 #endif
-
-struct snap_reader {
-	uint8_t *data;
-	size_t len;
-	char *path;
-	struct snap_record *recs;
-	unsigned nr_recs, cap_recs;
-	struct snap_section *secs;
-	unsigned nr_secs, cap_secs;
-	unsigned *sorted; /* section indices by (name, instance) */
-	int ram_map;      /* record index of RAMM, -1 if none */
-};
 
 static int reader_grow(void **arr, unsigned *cap, unsigned nr, size_t elem)
 {
@@ -58,28 +47,27 @@ static int reader_header(const uint8_t *d, size_t len, struct hyve_err *err)
 		return err_set(err, EBADMSG, "not a hyve snapshot (bad magic)");
 	ver = snap_get_le32(d + 8);
 	bom = snap_get_le32(d + 12);
-	if (READER_CHECKSUM_ENFORCED && snap_get_le64(d + 24) != XXH3_64bits(d, 24))
+	if (READER_CHECKSUM_ENFORCED &&
+	    snap_get_le64(d + 24) != XXH3_64bits(d, 24))
 		return err_set(err, EBADMSG, "header checksum mismatch");
 	if (bom != SNAP_BYTE_ORDER_MARK)
-		return err_set(err, EBADMSG, "byte-order mark 0x%08x: only little-endian snapshots exist", bom);
+		return err_set(err, EBADMSG,
+			       "byte-order mark 0x%08x: only little-endian "
+			       "snapshots exist",
+			       bom);
 	if (ver == 0 || ver > SNAP_FORMAT_VERSION)
-		return err_set(err, EPROTONOSUPPORT, "format version %u is newer than this hyve reads (%u)",
-			       ver, SNAP_FORMAT_VERSION);
+		return err_set(
+		    err, EPROTONOSUPPORT,
+		    "format version %u is newer than this hyve reads (%u)", ver,
+		    SNAP_FORMAT_VERSION);
 	if (snap_get_le32(d + 16) != 0)
-		return err_set(err, EBADMSG, "header has reserved flags 0x%x set", snap_get_le32(d + 16));
+		return err_set(err, EBADMSG,
+			       "header has reserved flags 0x%x set",
+			       snap_get_le32(d + 16));
 	if (snap_get_le32(d + 20) != SNAP_HEADER_SIZE)
-		return err_set(err, EBADMSG, "header size %u, expected %u", snap_get_le32(d + 20),
-			       SNAP_HEADER_SIZE);
+		return err_set(err, EBADMSG, "header size %u, expected %u",
+			       snap_get_le32(d + 20), SNAP_HEADER_SIZE);
 	return 0;
-}
-
-static int reader_section_cmp(const struct snap_section *a, const struct snap_section *b)
-{
-	int c = strcmp(a->name, b->name);
-
-	if (c)
-		return c;
-	return a->instance < b->instance ? -1 : a->instance > b->instance;
 }
 
 static int reader_sort_cmp(const void *a, const void *b, void *ctx)
@@ -101,14 +89,17 @@ static int reader_envelope(struct snap_reader *r, const struct snap_record *rec,
 	int ret;
 
 	ret = snap_envelope_parse(body, rec->length, env, err);
-	if (!ret && expect && (env->name_len != strlen(expect) ||
-			       memcmp(env->name, expect, env->name_len)))
-		ret = err_set(err, EBADMSG, "body is named '%.*s', expected '%s'",
-			      (int)env->name_len, env->name, expect);
+	if (!ret && expect &&
+	    (env->name_len != strlen(expect) ||
+	     memcmp(env->name, expect, env->name_len)))
+		ret =
+		    err_set(err, EBADMSG, "body is named '%.*s', expected '%s'",
+			    (int)env->name_len, env->name, expect);
 	return ret;
 }
 
-static int reader_add_section(struct snap_reader *r, const struct snap_record *rec,
+static int reader_add_section(struct snap_reader *r,
+			      const struct snap_record *rec,
 			      struct hyve_err *err)
 {
 	struct snap_envelope env;
@@ -118,7 +109,8 @@ static int reader_add_section(struct snap_reader *r, const struct snap_record *r
 	ret = reader_envelope(r, rec, NULL, &env, err);
 	if (ret)
 		return ret;
-	if (reader_grow((void **)&r->secs, &r->cap_secs, r->nr_secs, sizeof(*s)))
+	if (reader_grow((void **)&r->secs, &r->cap_secs, r->nr_secs,
+			sizeof(*s)))
 		return err_set(err, ENOMEM, "out of memory");
 	s = &r->secs[r->nr_secs];
 	memcpy(s->name, env.name, env.name_len);
@@ -146,20 +138,31 @@ static int reader_records(struct snap_reader *r, struct hyve_err *err)
 		uint64_t length, padded;
 
 		if (r->len - off < SNAP_RECORD_HEADER_SIZE)
-			return err_set(err, EBADMSG, "truncated: record %u header at offset %zu is cut off (no END record)",
+			return err_set(err, EBADMSG,
+				       "truncated: record %u header at offset "
+				       "%zu is cut off (no END record)",
 				       i, off);
 		if (i >= SNAP_RECORDS_MAX)
-			return err_set(err, E2BIG, "more than %u records", SNAP_RECORDS_MAX);
+			return err_set(err, E2BIG, "more than %u records",
+				       SNAP_RECORDS_MAX);
 		snap_type_name(snap_get_le32(h), tn);
 		length = snap_get_le64(h + 8);
 		if (length > SNAP_RECORD_MAX)
-			return err_set(err, EFBIG, "record %u '%s' at offset %zu: length %" PRIu64 " exceeds the cap of %u bytes",
-				       i, tn, off, length, SNAP_RECORD_MAX);
+			return err_set(
+			    err, EFBIG,
+			    "record %u '%s' at offset %zu: length %" PRIu64
+			    " exceeds the cap of %u bytes",
+			    i, tn, off, length, SNAP_RECORD_MAX);
 		padded = (length + 7) & ~7ULL;
 		if (padded > r->len - off - SNAP_RECORD_HEADER_SIZE)
-			return err_set(err, EBADMSG, "truncated: record %u '%s' at offset %zu has length %" PRIu64 " but only %zu bytes follow",
-				       i, tn, off, length, r->len - off - SNAP_RECORD_HEADER_SIZE);
-		if (reader_grow((void **)&r->recs, &r->cap_recs, r->nr_recs, sizeof(*rec)))
+			return err_set(err, EBADMSG,
+				       "truncated: record %u '%s' at offset "
+				       "%zu has length %" PRIu64
+				       " but only %zu bytes follow",
+				       i, tn, off, length,
+				       r->len - off - SNAP_RECORD_HEADER_SIZE);
+		if (reader_grow((void **)&r->recs, &r->cap_recs, r->nr_recs,
+				sizeof(*rec)))
 			return err_set(err, ENOMEM, "out of memory");
 		rec = &r->recs[r->nr_recs++];
 		rec->type = snap_get_le32(h);
@@ -169,18 +172,28 @@ static int reader_records(struct snap_reader *r, struct hyve_err *err)
 		rec->length = (size_t)length;
 		rec->checksum = snap_get_le64(h + 16);
 		if (READER_CHECKSUM_ENFORCED &&
-		    rec->checksum != snap_record_checksum(h, r->data + rec->body, rec->length))
-			return err_set(err, EBADMSG, "record %u '%s' at offset %zu: checksum mismatch",
-				       i, tn, off);
+		    rec->checksum != snap_record_checksum(
+					 h, r->data + rec->body, rec->length))
+			return err_set(
+			    err, EBADMSG,
+			    "record %u '%s' at offset %zu: checksum mismatch",
+			    i, tn, off);
 		if (rec->flags & ~SNAP_REC_OPTIONAL)
-			return err_set(err, EBADMSG, "record %u '%s': reserved flags 0x%x set",
-				       i, tn, rec->flags & ~SNAP_REC_OPTIONAL);
-		for (size_t p = rec->body + rec->length; p < rec->body + padded; p++)
+			return err_set(
+			    err, EBADMSG,
+			    "record %u '%s': reserved flags 0x%x set", i, tn,
+			    rec->flags & ~SNAP_REC_OPTIONAL);
+		for (size_t p = rec->body + rec->length; p < rec->body + padded;
+		     p++)
 			if (r->data[p])
-				return err_set(err, EBADMSG, "record %u '%s': non-zero padding", i, tn);
+				return err_set(
+				    err, EBADMSG,
+				    "record %u '%s': non-zero padding", i, tn);
 		off = rec->body + padded;
 		if ((i == 0) != (rec->type == SNAP_REC_MACHINE))
-			return err_set(err, EBADMSG, "record %u is '%s': the first record, and only it, must be MACH",
+			return err_set(err, EBADMSG,
+				       "record %u is '%s': the first record, "
+				       "and only it, must be MACH",
 				       i, tn);
 		ret = 0;
 		switch (rec->type) {
@@ -192,20 +205,30 @@ static int reader_records(struct snap_reader *r, struct hyve_err *err)
 			break;
 		case SNAP_REC_RAM_MAP:
 			if (r->ram_map >= 0)
-				return err_set(err, EBADMSG, "record %u: a second RAMM record", i);
+				return err_set(
+				    err, EBADMSG,
+				    "record %u: a second RAMM record", i);
 			r->ram_map = (int)i;
 			ret = reader_envelope(r, rec, "ram-map", &env, err);
 			break;
 		case SNAP_REC_END:
 			if (rec->length)
-				return err_set(err, EBADMSG, "record %u 'END ': has a body", i);
+				return err_set(err, EBADMSG,
+					       "record %u 'END ': has a body",
+					       i);
 			if (off != r->len)
-				return err_set(err, EBADMSG, "%zu bytes of trailing data after END", r->len - off);
+				return err_set(
+				    err, EBADMSG,
+				    "%zu bytes of trailing data after END",
+				    r->len - off);
 			return 0;
 		default:
 			if (!(rec->flags & SNAP_REC_OPTIONAL))
-				return err_set(err, EPROTONOSUPPORT, "record %u '%s' is mandatory but unknown to this hyve (written by a newer hyve?)",
-					       i, tn);
+				return err_set(
+				    err, EPROTONOSUPPORT,
+				    "record %u '%s' is mandatory but unknown "
+				    "to this hyve (written by a newer hyve?)",
+				    i, tn);
 			break;
 		}
 		if (ret) {
@@ -235,8 +258,10 @@ static int reader_index(struct snap_reader *r, struct hyve_err *err)
 		const struct snap_section *s = &r->secs[r->sorted[i]];
 
 		if (!reader_section_cmp(s, &r->secs[r->sorted[i - 1]]))
-			return err_set(err, EBADMSG, "record %u: section '%s'.%u appears twice",
-				       s->record, s->name, s->instance);
+			return err_set(
+			    err, EBADMSG,
+			    "record %u: section '%s'.%u appears twice",
+			    s->record, s->name, s->instance);
 	}
 	return 0;
 }
@@ -254,16 +279,19 @@ static int reader_finish(struct snap_reader *r, struct snap_reader **out,
 	return 0;
 }
 
-int snap_reader_open_mem(struct snap_reader **out, const void *data,
-			 size_t len, struct hyve_err *err)
+int snap_reader_open_mem(struct snap_reader **out, const void *data, size_t len,
+			 struct hyve_err *err)
 {
 	struct snap_reader *r;
 
 	*out = NULL;
 	if (len > SNAP_STATE_MAX)
-		return err_set(err, EFBIG, "state of %zu bytes exceeds the cap of %u", len, SNAP_STATE_MAX);
+		return err_set(err, EFBIG,
+			       "state of %zu bytes exceeds the cap of %u", len,
+			       SNAP_STATE_MAX);
 	r = calloc(1, sizeof(*r));
-	if (!r || !(r->data = malloc(len ? len : 1)) || !(r->path = strdup(""))) {
+	if (!r || !(r->data = malloc(len ? len : 1)) ||
+	    !(r->path = strdup(""))) {
 		snap_reader_close(r);
 		return err_set(err, ENOMEM, "out of memory");
 	}
@@ -290,7 +318,8 @@ int snap_reader_open(struct snap_reader **out, const char *path,
 		goto out_close;
 	}
 	if ((uint64_t)st.st_size > SNAP_STATE_MAX) {
-		ret = err_set(err, EFBIG, "%s: %lld bytes exceeds the state file cap of %u",
+		ret = err_set(err, EFBIG,
+			      "%s: %lld bytes exceeds the state file cap of %u",
 			      path, (long long)st.st_size, SNAP_STATE_MAX);
 		goto out_close;
 	}
@@ -302,12 +331,14 @@ int snap_reader_open(struct snap_reader **out, const char *path,
 	}
 	r->len = (size_t)st.st_size;
 	while (done < r->len) {
-		ssize_t n = pread(fd, r->data + done, r->len - done, (off_t)done);
+		ssize_t n =
+		    pread(fd, r->data + done, r->len - done, (off_t)done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			ret = err_set(err, EIO, "%s: read failed at offset %zu", path, done);
+			ret = err_set(err, EIO, "%s: read failed at offset %zu",
+				      path, done);
 			goto out_free;
 		}
 		done += (size_t)n;
@@ -334,104 +365,4 @@ void snap_reader_close(struct snap_reader *r)
 	free(r->secs);
 	free(r->sorted);
 	free(r);
-}
-
-const uint8_t *snap_reader_data(const struct snap_reader *r) { return r->data; }
-const char *snap_reader_path(const struct snap_reader *r) { return r->path; }
-unsigned snap_record_count(const struct snap_reader *r) { return r->nr_recs; }
-unsigned snap_section_count(const struct snap_reader *r) { return r->nr_secs; }
-
-const struct snap_record *snap_record_at(const struct snap_reader *r, unsigned i)
-{
-	return i < r->nr_recs ? &r->recs[i] : NULL;
-}
-
-const struct snap_section *snap_section_at(const struct snap_reader *r, unsigned i)
-{
-	return i < r->nr_secs ? &r->secs[i] : NULL;
-}
-
-const struct snap_section *snap_find_section(const struct snap_reader *r,
-					     const char *name, unsigned instance)
-{
-	struct snap_section key;
-	size_t lo = 0, hi = r->nr_secs;
-
-	if (strlen(name) > SNAP_NAME_MAX)
-		return NULL;
-	strcpy(key.name, name);
-	key.instance = instance;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		const struct snap_section *s = &r->secs[r->sorted[mid]];
-		int c = reader_section_cmp(s, &key);
-
-		if (c == 0)
-			return s;
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
-}
-
-int snap_decode_section(const struct snap_reader *r,
-			const struct snap_section *s,
-			const struct state_desc *desc, void *staging,
-			struct hyve_err *err)
-{
-	int ret;
-
-	if (s->version < desc->min_version)
-		return err_set(err, EPROTONOSUPPORT, "section '%s'.%u v%u is older than the oldest this hyve loads (v%u)",
-			       s->name, s->instance, s->version, desc->min_version);
-	ret = snap_fields_decode(r->data + s->fields, s->fields_len, desc,
-				 s->version, staging, err);
-	if (ret)
-		err_prefix(err, "section '%s'.%u v%u: ", s->name, s->instance, s->version);
-	return ret;
-}
-
-static int reader_decode_record(const struct snap_reader *r, unsigned idx,
-				const struct state_desc *desc, void *out,
-				struct hyve_err *err)
-{
-	const struct snap_record *rec = &r->recs[idx];
-	struct snap_envelope env;
-	int ret;
-
-	ret = snap_envelope_parse(r->data + rec->body, rec->length, &env, err);
-	if (ret)
-		return ret;
-	if (env.version < desc->min_version)
-		return err_set(err, EPROTONOSUPPORT, "'%s' v%u is older than the oldest this hyve loads (v%u)",
-			       desc->name, env.version, desc->min_version);
-	return snap_fields_decode(r->data + rec->body + env.fields, env.fields_len,
-				  desc, env.version, out, err);
-}
-
-int snap_read_machine(const struct snap_reader *r, struct snap_machine *m,
-		      struct hyve_err *err)
-{
-	int ret = reader_decode_record(r, 0, &snap_machine_desc, m, err);
-
-	if (ret)
-		err_prefix(err, "machine description: ");
-	return ret;
-}
-
-int snap_read_ram_map(const struct snap_reader *r, struct snap_ram_map *map,
-		      struct hyve_err *err)
-{
-	int ret;
-
-	if (r->ram_map < 0)
-		return err_set(err, ENOENT, "the snapshot has no RAM map (RAMM record)");
-	ret = reader_decode_record(r, (unsigned)r->ram_map, &snap_ram_map_desc, map, err);
-	if (!ret)
-		ret = snap_ram_map_check(map, err);
-	if (ret)
-		err_prefix(err, "RAM map: ");
-	return ret;
 }

@@ -29,7 +29,8 @@ uint32_t snap_get_le32(const uint8_t *p)
 
 uint64_t snap_get_le64(const uint8_t *p)
 {
-	return (uint64_t)snap_get_le32(p) | (uint64_t)snap_get_le32(p + 4) << 32;
+	return (uint64_t)snap_get_le32(p) | (uint64_t)snap_get_le32(p + 4)
+						<< 32;
 }
 
 uint64_t snap_record_checksum(const uint8_t *hdr, const uint8_t *body,
@@ -90,12 +91,15 @@ int snap_record_finish(struct snap_buf *b, size_t start, uint32_t type,
 	uint8_t *h;
 
 	if (b->failed)
-		return err_set(err, ENOMEM, "out of memory writing a '%s' record",
+		return err_set(err, ENOMEM,
+			       "out of memory writing a '%s' record",
 			       snap_type_name(type, name));
 	len = b->len - start - SNAP_RECORD_HEADER_SIZE;
 	if (len > SNAP_RECORD_MAX)
-		return err_set(err, EFBIG, "'%s' record of %zu bytes exceeds the cap of %u",
-			       snap_type_name(type, name), len, SNAP_RECORD_MAX);
+		return err_set(err, EFBIG,
+			       "'%s' record of %zu bytes exceeds the cap of %u",
+			       snap_type_name(type, name), len,
+			       SNAP_RECORD_MAX);
 	pad = (8 - len % 8) % 8;
 	if (snap_buf_reserve(b, pad))
 		return err_set(err, ENOMEM, "out of memory");
@@ -105,7 +109,8 @@ int snap_record_finish(struct snap_buf *b, size_t start, uint32_t type,
 	snap_put_le32(h, type);
 	snap_put_le32(h + 4, flags);
 	snap_put_le64(h + 8, len);
-	snap_put_le64(h + 16, snap_record_checksum(h, h + SNAP_RECORD_HEADER_SIZE, len));
+	snap_put_le64(
+	    h + 16, snap_record_checksum(h, h + SNAP_RECORD_HEADER_SIZE, len));
 	return 0;
 }
 

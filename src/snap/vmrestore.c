@@ -264,6 +264,10 @@ static int restore_map_ram(struct machine *m, struct restore *rs, struct hyve_er
 		}
 	}
 	close(fd);
+	/* Guest RAM is now the file's pages (plus the guest's private
+	 * copies): the memfd under it holds nothing. */
+	close(m->mem.fd);
+	m->mem.fd = -1;
 	return 0;
 }
 

@@ -51,7 +51,7 @@ static int walk_fail(struct walk *w, const char *what)
 }
 
 static void walk_printf(struct walk *w, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void walk_printf(struct walk *w, const char *fmt, ...)
 {
@@ -119,7 +119,8 @@ static void walk_string(struct walk *w, const uint8_t *p, size_t len)
 		else if (cp < 0x10000)
 			fprintf(f, "\\u%04x", cp);
 		else
-			fprintf(f, "\\u%04x\\u%04x", 0xd800 + ((cp - 0x10000) >> 10),
+			fprintf(f, "\\u%04x\\u%04x",
+				0xd800 + ((cp - 0x10000) >> 10),
 				0xdc00 + ((cp - 0x10000) & 0x3ff));
 	}
 	putc('"', f);
@@ -131,9 +132,9 @@ static int walk_elem(struct walk *w, unsigned type, unsigned depth,
 		     unsigned indent)
 {
 	static const uint64_t umax[] = {
-		[FT_U8] = 0xff, [FT_U16] = 0xffff, [FT_U32] = 0xffffffff,
-		[FT_U64] = UINT64_MAX, [FT_I8] = 0x7f, [FT_I16] = 0x7fff,
-		[FT_I32] = 0x7fffffff, [FT_I64] = INT64_MAX,
+	    [FT_U8] = 0xff,	   [FT_U16] = 0xffff,	 [FT_U32] = 0xffffffff,
+	    [FT_U64] = UINT64_MAX, [FT_I8] = 0x7f,	 [FT_I16] = 0x7fff,
+	    [FT_I32] = 0x7fffffff, [FT_I64] = INT64_MAX,
 	};
 	struct cb_item it;
 
@@ -159,7 +160,8 @@ static int walk_elem(struct walk *w, unsigned type, unsigned depth,
 	case FT_STRING:
 		if (it.kind != CB_TEXT || memchr(it.p, 0, it.len) ||
 		    !cb_utf8_valid(it.p, it.len))
-			return walk_fail(w, "value is not a text string without NUL");
+			return walk_fail(
+			    w, "value is not a text string without NUL");
 		walk_string(w, it.p, it.len);
 		return 0;
 	default:
@@ -167,38 +169,44 @@ static int walk_elem(struct walk *w, unsigned type, unsigned depth,
 			walk_printf(w, "%" PRIu64, it.u);
 			return 0;
 		}
-		if (it.kind == CB_NEGINT && type >= FT_I8 && it.u <= umax[type]) {
+		if (it.kind == CB_NEGINT && type >= FT_I8 &&
+		    it.u <= umax[type]) {
 			walk_printf(w, "-%" PRIu64, it.u + 1);
 			return 0;
 		}
-		return walk_fail(w, "value is not an integer that fits the type");
+		return walk_fail(w,
+				 "value is not an integer that fits the type");
 	}
 }
 
-static int walk_field(struct walk *w, const struct cb_item *key,
-		      unsigned depth, unsigned indent)
+static int walk_field(struct walk *w, const struct cb_item *key, unsigned depth,
+		      unsigned indent)
 {
-	struct cb_item val, tc, arr, ver;
+	struct cb_item val, tc, arr, ver = {.kind = CB_BAD};
 	unsigned type;
 	char tname[32];
 	int ret;
 
 	(void)key;
 	if (cb_next(&w->in, &val) || val.kind != CB_ARRAY || val.u < 2 ||
-	    val.u > 3 || cb_next(&w->in, &tc) || tc.kind != CB_UINT || tc.u > 0x7f)
+	    val.u > 3 || cb_next(&w->in, &tc) || tc.kind != CB_UINT ||
+	    tc.u > 0x7f)
 		return walk_fail(w, "malformed [type, value] pair");
 	type = tc.u & SNAP_TC_TYPE_MASK;
-	if (type < FT_U8 || type > FT_STRUCT || val.u != (type == FT_STRUCT ? 3u : 2u))
+	if (type < FT_U8 || type > FT_STRUCT ||
+	    val.u != (type == FT_STRUCT ? 3u : 2u))
 		return walk_fail(w, "unknown type code");
-	if (type == FT_STRUCT && (cb_next(&w->in, &ver) || ver.kind != CB_UINT ||
-				  ver.u == 0 || ver.u > UINT16_MAX))
+	if (type == FT_STRUCT &&
+	    (cb_next(&w->in, &ver) || ver.kind != CB_UINT || ver.u == 0 ||
+	     ver.u > UINT16_MAX))
 		return walk_fail(w, "malformed struct version");
 	if (w->out)
 		snap_tc_describe(tname, sizeof(tname), (unsigned)tc.u, 0);
 	if (!w->out) {
 		/* CHECK mode: nothing to print. */
 	} else if (w->json) {
-		walk_printf(w, "\"%.*s\":{\"type\":\"%s\"", (int)key->len, key->p, tname);
+		walk_printf(w, "\"%.*s\":{\"type\":\"%s\"", (int)key->len,
+			    key->p, tname);
 		if (tc.u & SNAP_TC_OPTIONAL)
 			walk_printf(w, ",\"optional\":true");
 		if (type == FT_STRUCT)
@@ -209,18 +217,22 @@ static int walk_field(struct walk *w, const struct cb_item *key,
 		walk_printf(w, "%.*s: %s", (int)key->len, key->p, tname);
 		if (type == FT_STRUCT)
 			walk_printf(w, " v%" PRIu64, ver.u);
-		walk_printf(w, "%s = ", (tc.u & SNAP_TC_OPTIONAL) ? " (optional)" : "");
+		walk_printf(
+		    w, "%s = ", (tc.u & SNAP_TC_OPTIONAL) ? " (optional)" : "");
 	}
 	if (!(tc.u & SNAP_TC_ARRAY)) {
 		ret = walk_elem(w, type, depth + 1, indent);
 	} else {
-		if (depth + 1 > SNAP_DEPTH_MAX || cb_next(&w->in, &arr) || arr.kind != CB_ARRAY)
+		if (depth + 1 > SNAP_DEPTH_MAX || cb_next(&w->in, &arr) ||
+		    arr.kind != CB_ARRAY)
 			return walk_fail(w, "malformed array");
 		walk_printf(w, "[");
 		ret = 0;
 		for (uint64_t i = 0; i < arr.u && !ret; i++) {
 			if (i && w->out)
-				walk_printf(w, w->json ? "," : type == FT_STRUCT ? "" : ", ");
+				walk_printf(w, w->json		   ? ","
+					       : type == FT_STRUCT ? ""
+								   : ", ");
 			if (type == FT_STRUCT)
 				walk_indent(w, indent + 2);
 			ret = walk_elem(w, type, depth + 2, indent + 2);
@@ -238,7 +250,10 @@ static int walk_field(struct walk *w, const struct cb_item *key,
 
 static int walk_map(struct walk *w, unsigned depth, unsigned indent)
 {
-	struct { const uint8_t *p; size_t len; } keys[SNAP_FIELDS_MAX];
+	struct {
+		const uint8_t *p;
+		size_t len;
+	} keys[SNAP_FIELDS_MAX];
 	struct cb_item it, key;
 	int ret;
 
@@ -256,9 +271,12 @@ static int walk_map(struct walk *w, unsigned depth, unsigned indent)
 		    !snap_name_valid((const char *)key.p, key.len, false))
 			return walk_fail(w, "malformed field name in this map");
 		for (unsigned k = 0; k < i; k++)
-			if (keys[k].len == key.len && !memcmp(keys[k].p, key.p, key.len))
-				return err_set(w->err, EBADMSG, "field '%s%s%.*s' appears twice",
-					       w->path, w->plen ? "." : "", (int)key.len, key.p);
+			if (keys[k].len == key.len &&
+			    !memcmp(keys[k].p, key.p, key.len))
+				return err_set(w->err, EBADMSG,
+					       "field '%s%s%.*s' appears twice",
+					       w->path, w->plen ? "." : "",
+					       (int)key.len, key.p);
 		keys[i].p = key.p;
 		keys[i].len = key.len;
 		if (i && w->json)
@@ -278,22 +296,27 @@ static int walk_map(struct walk *w, unsigned depth, unsigned indent)
 int snap_envelope_parse(const uint8_t *body, size_t len,
 			struct snap_envelope *env, struct hyve_err *err)
 {
-	struct cb_in in = { body, body + len };
+	struct cb_in in = {body, body + len};
 	struct cb_item it;
 
 	if (cb_next(&in, &it) || it.kind != CB_ARRAY || it.u != 4)
-		return err_set(err, EBADMSG, "body is not a [name, instance, version, fields] array");
+		return err_set(
+		    err, EBADMSG,
+		    "body is not a [name, instance, version, fields] array");
 	if (cb_next(&in, &it) || it.kind != CB_TEXT ||
 	    !snap_name_valid((const char *)it.p, it.len, true))
 		return err_set(err, EBADMSG, "malformed section name");
 	env->name = (const char *)it.p;
 	env->name_len = it.len;
 	if (cb_next(&in, &it) || it.kind != CB_UINT || it.u > UINT32_MAX)
-		return err_set(err, EBADMSG, "section '%.*s': malformed instance",
+		return err_set(err, EBADMSG,
+			       "section '%.*s': malformed instance",
 			       (int)env->name_len, env->name);
 	env->instance = (uint32_t)it.u;
-	if (cb_next(&in, &it) || it.kind != CB_UINT || it.u == 0 || it.u > UINT16_MAX)
-		return err_set(err, EBADMSG, "section '%.*s'.%u: malformed version",
+	if (cb_next(&in, &it) || it.kind != CB_UINT || it.u == 0 ||
+	    it.u > UINT16_MAX)
+		return err_set(err, EBADMSG,
+			       "section '%.*s'.%u: malformed version",
 			       (int)env->name_len, env->name, env->instance);
 	env->version = (uint32_t)it.u;
 	env->fields = (size_t)(in.p - body);
@@ -304,8 +327,9 @@ int snap_envelope_parse(const uint8_t *body, size_t len,
 int snap_walk_body(const uint8_t *data, size_t len, enum snap_walk_mode mode,
 		   FILE *out, unsigned indent, struct hyve_err *err)
 {
-	struct walk w = { .out = mode == SNAP_WALK_CHECK ? NULL : out,
-			  .json = mode == SNAP_WALK_JSON, .err = err };
+	struct walk w = {.out = mode == SNAP_WALK_CHECK ? NULL : out,
+			 .json = mode == SNAP_WALK_JSON,
+			 .err = err};
 	struct snap_envelope env;
 	int ret;
 
@@ -313,8 +337,11 @@ int snap_walk_body(const uint8_t *data, size_t len, enum snap_walk_mode mode,
 	if (ret)
 		return ret;
 	if (w.json)
-		walk_printf(&w, "{\"name\":\"%.*s\",\"instance\":%u,\"version\":%u,\"fields\":",
-			    (int)env.name_len, env.name, env.instance, env.version);
+		walk_printf(&w,
+			    "{\"name\":\"%.*s\",\"instance\":%u,\"version\":%u,"
+			    "\"fields\":",
+			    (int)env.name_len, env.name, env.instance,
+			    env.version);
 	else
 		walk_printf(&w, "%.*s.%u v%u ", (int)env.name_len, env.name,
 			    env.instance, env.version);
@@ -327,8 +354,10 @@ int snap_walk_body(const uint8_t *data, size_t len, enum snap_walk_mode mode,
 		return ret;
 	}
 	if (w.in.p != w.in.end)
-		return err_set(err, EBADMSG, "section '%.*s'.%u: trailing bytes after the fields",
-			       (int)env.name_len, env.name, env.instance);
+		return err_set(
+		    err, EBADMSG,
+		    "section '%.*s'.%u: trailing bytes after the fields",
+		    (int)env.name_len, env.name, env.instance);
 	if (w.json)
 		walk_printf(&w, "}");
 	return 0;

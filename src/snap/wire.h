@@ -25,7 +25,7 @@ struct snap_envelope {
 	size_t name_len;
 	uint32_t instance;
 	uint32_t version;
-	size_t fields;     /* offset of the field map within the body */
+	size_t fields; /* offset of the field map within the body */
 	size_t fields_len;
 };
 

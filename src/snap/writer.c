@@ -41,7 +41,8 @@ static void writer_free(struct snap_writer *w)
 
 static int writer_create(const char *path, struct hyve_err *err)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int fd = open(
+	    path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 
 	if (fd < 0)
 		return err_set(err, errno, "%s: %s", path, strerror(errno));
@@ -62,7 +63,8 @@ int snap_writer_open(struct snap_writer **out, const char *path,
 	w->tmp = writer_join(path, ".tmp");
 	w->mem = writer_join(path, ".mem");
 	w->mem_tmp = writer_join(path, ".mem.tmp");
-	if (!w->path || !w->tmp || !w->mem || !w->mem_tmp || snap_stream_begin(&w->buf)) {
+	if (!w->path || !w->tmp || !w->mem || !w->mem_tmp ||
+	    snap_stream_begin(&w->buf)) {
 		writer_free(w);
 		return err_set(err, ENOMEM, "out of memory");
 	}
@@ -80,8 +82,8 @@ int snap_writer_open(struct snap_writer **out, const char *path,
 int snap_write_machine(struct snap_writer *w, const struct snap_machine *m,
 		       struct hyve_err *err)
 {
-	int ret = snap_stream_section(&w->buf, SNAP_REC_MACHINE, 0, &snap_machine_desc,
-				      "machine", 0, m, err);
+	int ret = snap_stream_section(&w->buf, SNAP_REC_MACHINE, 0,
+				      &snap_machine_desc, "machine", 0, m, err);
 
 	if (ret)
 		err_prefix(err, "machine description: ");
@@ -92,8 +94,9 @@ int snap_write_section(struct snap_writer *w, const struct state_desc *desc,
 		       const char *name, unsigned instance, const void *state,
 		       uint32_t flags, struct hyve_err *err)
 {
-	return snap_stream_section(&w->buf, SNAP_REC_SECTION, flags & SNAP_REC_OPTIONAL,
-				   desc, name, instance, state, err);
+	return snap_stream_section(&w->buf, SNAP_REC_SECTION,
+				   flags & SNAP_REC_OPTIONAL, desc, name,
+				   instance, state, err);
 }
 
 int snap_write_record(struct snap_writer *w, uint32_t type, uint32_t flags,
@@ -121,8 +124,9 @@ int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
 	w->wrote_ram = true;
 	ret = snap_ram_write(w->mem_fd, gm, map, err);
 	if (!ret)
-		ret = snap_stream_section(&w->buf, SNAP_REC_RAM_MAP, 0, &snap_ram_map_desc,
-					  "ram-map", 0, map, err);
+		ret = snap_stream_section(&w->buf, SNAP_REC_RAM_MAP, 0,
+					  &snap_ram_map_desc, "ram-map", 0, map,
+					  err);
 out:
 	free(map);
 	return ret;
@@ -158,8 +162,8 @@ int snap_writer_commit(struct snap_writer *w, struct hyve_err *err)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			ret = err_set(err, n < 0 ? errno : EIO, "%s: write: %s", w->tmp,
-				      strerror(n < 0 ? errno : EIO));
+			ret = err_set(err, n < 0 ? errno : EIO, "%s: write: %s",
+				      w->tmp, strerror(n < 0 ? errno : EIO));
 			goto out_abort;
 		}
 		done += (size_t)n;
@@ -171,16 +175,19 @@ int snap_writer_commit(struct snap_writer *w, struct hyve_err *err)
 		goto out_abort;
 	}
 	if (w->wrote_ram && rename(w->mem_tmp, w->mem)) {
-		ret = err_set(err, errno, "rename %s: %s", w->mem_tmp, strerror(errno));
+		ret = err_set(err, errno, "rename %s: %s", w->mem_tmp,
+			      strerror(errno));
 		goto out_abort;
 	}
 	if (rename(w->tmp, w->path)) {
-		ret = err_set(err, errno, "rename %s: %s", w->tmp, strerror(errno));
+		ret = err_set(err, errno, "rename %s: %s", w->tmp,
+			      strerror(errno));
 		goto out_abort;
 	}
 	ret = writer_fsync_dir(w->path);
 	if (ret)
-		err_set(err, ret, "fsync of the directory of %s: %s", w->path, strerror(-ret));
+		err_set(err, ret, "fsync of the directory of %s: %s", w->path,
+			strerror(-ret));
 	writer_free(w);
 	return ret;
 out_abort:

@@ -8,6 +8,8 @@
  *   action=halt_one cpus=2     the BSP halts with interrupts off while an AP
  *                              keeps running and then writes debug-exit 0 (1)
  *   action=fault               a ring-0 #UD: the library's fatal path
+ *   action=double              a push to an unmapped stack: the #PF cannot
+ *                              be delivered, the #DF runs on IST1 (67)
  */
 #include "guest.h"
 
@@ -53,7 +55,8 @@ int guest_main(void)
 	if (halt_one && cpus < 2)
 		guest_fail("action=halt_one needs cpus=2 or more");
 	if (cpus > 1) {
-		unsigned up = smp_boot(cpus, halt_one ? ap_exit_later : ap_park, 5000);
+		unsigned up =
+		    smp_boot(cpus, halt_one ? ap_exit_later : ap_park, 5000);
 		if (up != cpus)
 			guest_fail("expected %u CPUs, %u came up", cpus, up);
 		while (parked != cpus - 1)
@@ -65,15 +68,23 @@ int guest_main(void)
 	} else if (!strcmp(action, "triple")) {
 		triple_fault();
 	} else if (!strcmp(action, "cf9")) {
-		outb(0xCF9, 0x02); /* select hard reset, then trigger (RST_CPU) */
+		outb(0xCF9,
+		     0x02); /* select hard reset, then trigger (RST_CPU) */
 		outb(0xCF9, 0x06);
 	} else if (!strcmp(action, "kbd")) {
-		outb(0x64, 0xFE); /* 8042 command: pulse output line 0 (CPU reset) */
+		outb(0x64,
+		     0xFE); /* 8042 command: pulse output line 0 (CPU reset) */
 	} else if (!strcmp(action, "halt") || halt_one) {
 		for (;;)
 			__asm__ volatile("cli; hlt");
 	} else if (!strcmp(action, "fault")) {
 		__asm__ volatile("ud2");
+	} else if (!strcmp(action, "double")) {
+		/* 1 TiB is outside the identity map (only the first 4 GiB) */
+		__asm__ volatile("mov $0x10000000000, %%rsp; pushq $0"
+				 :
+				 :
+				 : "memory");
 	} else {
 		guest_fail("unknown action=%s", action);
 	}

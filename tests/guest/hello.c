@@ -7,7 +7,8 @@ int guest_main(void)
 	const char *cmdline = mb_cmdline();
 
 	if (!cmdline)
-		guest_fail("the loader gave no command line (Multiboot flag bit 2)");
+		guest_fail(
+		    "the loader gave no command line (Multiboot flag bit 2)");
 	gprintf("%s\n", cmdline);
 	return GUEST_EXIT_PASS;
 }

@@ -12,11 +12,11 @@
  * every CPU made progress.  Command line: cpus=N ms=T. */
 #include "guest.h"
 
-#define LCG_MUL 6364136223846793005ull
-#define LCG_ADD 1442695040888963407ull
-#define ROUND_STEPS (1ull << 20)
+#define LCG_MUL	     6364136223846793005ull
+#define LCG_ADD	     1442695040888963407ull
+#define ROUND_STEPS  (1ull << 20)
 #define WINDOW_WORDS 1024 /* 8 KiB */
-#define WINDOWS 64
+#define WINDOWS	     64
 
 struct worker {
 	u64 x, steps, rounds, errors;
@@ -56,7 +56,8 @@ static u64 worker_run(u64 index)
 	while (!stop) {
 		for (u64 i = 0; i < ROUND_STEPS; i++)
 			x = x * LCG_MUL + LCG_ADD;
-		__atomic_add_fetch(&shared_steps, ROUND_STEPS, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&shared_steps, ROUND_STEPS,
+				   __ATOMIC_RELAXED);
 		w->steps += ROUND_STEPS;
 
 		u64 *win = w->mem + (w->rounds % WINDOWS) * WINDOW_WORDS;
@@ -130,26 +131,34 @@ int guest_main(void)
 	while (finished != cpus - 1 && rdtsc() < wait_end)
 		cpu_relax();
 	if (finished != cpus - 1)
-		guest_fail("only %u of %u APs finished their work after the stop", finished, cpus - 1);
+		guest_fail(
+		    "only %u of %u APs finished their work after the stop",
+		    finished, cpus - 1);
 
 	u64 sum = 0;
 	for (unsigned i = 0; i < cpus; i++) {
 		struct worker *w = &workers[i];
 		if (w->errors)
-			guest_fail("cpu %u: %lu errors, first: %s (%#lx)", i, w->errors,
-				   w->first_error[0] == 1 ? "memory window lost its pattern in round"
-							  : "TSC went backwards by",
-				   w->first_error[1]);
+			guest_fail(
+			    "cpu %u: %lu errors, first: %s (%#lx)", i,
+			    w->errors,
+			    w->first_error[0] == 1
+				? "memory window lost its pattern in round"
+				: "TSC went backwards by",
+			    w->first_error[1]);
 		if (!w->steps)
 			guest_fail("cpu %u made no progress", i);
 		if (w->x != lcg_jump(seed_of(i), w->steps))
-			guest_fail("cpu %u: register state after %lu steps is %#lx, expected %#lx", i, w->steps,
-				   w->x, lcg_jump(seed_of(i), w->steps));
+			guest_fail("cpu %u: register state after %lu steps is "
+				   "%#lx, expected %#lx",
+				   i, w->steps, w->x,
+				   lcg_jump(seed_of(i), w->steps));
 		sum += w->steps;
 		gprintf("pause: cpu %u %lu rounds\n", i, w->rounds);
 	}
 	if (sum != shared_steps)
-		guest_fail("shared counter %lu != sum of per-cpu steps %lu", shared_steps, sum);
+		guest_fail("shared counter %lu != sum of per-cpu steps %lu",
+			   shared_steps, sum);
 	gprintf("pause: ok, %u cpus, %lu steps\n", cpus, sum);
 	return GUEST_EXIT_PASS;
 }

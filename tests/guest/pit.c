@@ -13,7 +13,9 @@ int guest_main(void)
 	for (int i = 0; i < 3; i++) {
 		khz[i] = tsc_calibrate_pit();
 		if (!khz[i])
-			guest_fail("PIT channel 2: port 0x61 bit 5 did not follow the 10 ms count (run %d)", i);
+			guest_fail("PIT channel 2: port 0x61 bit 5 did not "
+				   "follow the 10 ms count (run %d)",
+				   i);
 	}
 	gprintf("pit: tsc %lu %lu %lu kHz\n", khz[0], khz[1], khz[2]);
 	return GUEST_EXIT_PASS;

@@ -31,7 +31,8 @@ static u64 fill_and_sum(u64 arg)
 	for (u64 i = 0; i < j->words; i++)
 		sum += j->buf[i];
 	j->read_sum = sum;
-	gprintf("ring3: cpl %u filled and summed %lu MiB: %#lx\n", cpu_ring(), j->words >> 17, sum);
+	gprintf("ring3: cpl %u filled and summed %lu MiB: %#lx\n", cpu_ring(),
+		j->words >> 17, sum);
 	return sum == j->written_sum ? 0x600d : 0xbad;
 }
 
@@ -57,18 +58,25 @@ int guest_main(void)
 	job.words = mib << 17;
 	job.buf = (u64 *)mb_find_ram(mib << 20, 1 << 21);
 	if (!job.buf)
-		guest_fail("no %lu MiB of free RAM in the memory map below 4 GiB", mib);
+		guest_fail(
+		    "no %lu MiB of free RAM in the memory map below 4 GiB",
+		    mib);
 	u64 t0 = rdtsc();
 	u64 ret = run_user(fill_and_sum, (u64)&job);
 	u64 t1 = rdtsc();
 	if (job.ring_seen != 3)
-		guest_fail("run_user ran the function at CPL %u", job.ring_seen);
+		guest_fail("run_user ran the function at CPL %u",
+			   job.ring_seen);
 	if (ret != 0x600d || job.read_sum != job.written_sum)
-		guest_fail("checksum mismatch: wrote %#lx read %#lx", job.written_sum, job.read_sum);
-	gprintf("ring3: back in cpl %u after %lu Mcycles\n", cpu_ring(), (t1 - t0) / 1000000);
+		guest_fail("checksum mismatch: wrote %#lx read %#lx",
+			   job.written_sum, job.read_sum);
+	gprintf("ring3: back in cpl %u after %lu Mcycles\n", cpu_ring(),
+		(t1 - t0) / 1000000);
 	u64 scratch = run_user(user_port_io, 0x5a);
 	if (scratch != 0x5a)
-		guest_fail("ring-3 port I/O: scratch register read %#lx, wrote 0x5a", scratch);
+		guest_fail(
+		    "ring-3 port I/O: scratch register read %#lx, wrote 0x5a",
+		    scratch);
 	run_user(user_exit, GUEST_EXIT_PASS);
 	guest_fail("ring-3 exit request returned");
 }

@@ -1,8 +1,8 @@
 /* SMP bring-up.  cpus=N on the command line says how many CPUs to expect
- * (default: CPUID.1:EBX[23:16]).  Every AP reports its index and APIC ID,
- * and checks that the ID its LAPIC holds matches the one CPUID gives (the
- * VMM sets per-vCPU APIC IDs in both).  Passes when exactly N CPUs with
- * distinct APIC IDs came up. */
+ * (default: CPUID.1:EBX[23:16]); wait_ms=T bounds the wait for them.  Every AP
+ * reports its index and APIC ID, and checks that the ID its LAPIC holds matches
+ * the one CPUID gives (the VMM sets per-vCPU APIC IDs in both).  Passes when
+ * exactly N CPUs with distinct APIC IDs came up. */
 #include "guest.h"
 
 static u32 cpuid_apic_ids[MAX_CPUS];
@@ -32,7 +32,8 @@ int guest_main(void)
 	if (want < 1 || want > MAX_CPUS)
 		guest_fail("cpus=%u is outside 1..%u", want, MAX_CPUS);
 
-	unsigned up = want > 1 ? smp_boot(want, ap_report, 5000) : 1;
+	u64 wait_ms = mb_arg_u64("wait_ms", 5000);
+	unsigned up = want > 1 ? smp_boot(want, ap_report, wait_ms) : 1;
 	if (want == 1)
 		lapic_enable();
 	cpuid_apic_ids[0] = cpuid_initial_apic_id();
@@ -45,14 +46,18 @@ int guest_main(void)
 	tsc_delay_us(20000);
 	up = smp_online();
 	if (reported != up - 1)
-		guest_fail("%u CPUs online but only %u APs reported", up, reported);
+		guest_fail("%u CPUs online but only %u APs reported", up,
+			   reported);
 	for (unsigned i = 0; i < up; i++) {
 		u32 id = i ? smp_apic_id(i) : lapic_id();
 		if (id != cpuid_apic_ids[i])
-			guest_fail("cpu %u: LAPIC ID %u but CPUID initial APIC ID %u", i, id, cpuid_apic_ids[i]);
+			guest_fail(
+			    "cpu %u: LAPIC ID %u but CPUID initial APIC ID %u",
+			    i, id, cpuid_apic_ids[i]);
 		for (unsigned j = 0; j < i; j++)
 			if ((j ? smp_apic_id(j) : lapic_id()) == id)
-				guest_fail("cpu %u and cpu %u share APIC ID %u", j, i, id);
+				guest_fail("cpu %u and cpu %u share APIC ID %u",
+					   j, i, id);
 	}
 	gprintf("smp: %u of %u cpus online\n", up, want);
 	if (up != want)

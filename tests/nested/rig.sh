@@ -11,7 +11,8 @@
 #                         kernel is /vmlinuz, its initramfs /l2.cpio.gz)
 #     --vmm hyve|qemu     what boots L2 inside L1: bin/hyve (default) or
 #                         Debian's QEMU with -accel kvm, to check the rig itself
-#     --timeout S         bound on the whole QEMU-TCG run (default 60 + 90/run)
+#     --timeout S         bound on the whole QEMU-TCG run (default: 60 s plus
+#                         the run timeout for each run)
 #     --run-timeout S     bound on each run inside L1 (default 90)
 #     --interactive       the terminal is the console (for the default guest)
 #     --log FILE          also write the console to FILE
@@ -50,8 +51,11 @@ while [ $# -gt 0 ]; do
 done
 [ ${#runs[@]} -gt 0 ] || [ "$l2_only" = 1 ] || die "nothing to run (give --run CPUS:ACTION or --hyve-args)"
 [[ $run_timeout =~ ^[0-9]+$ ]] || die "--run-timeout wants seconds"
-[ -n "$timeout" ] || timeout=$((60 + 90 * ${#runs[@]}))
+[ -n "$timeout" ] || timeout=$((60 + run_timeout * ${#runs[@]}))
 [[ $timeout =~ ^[0-9]+$ ]] || die "--timeout wants seconds"
+if [ "$vmm" = qemu ] && [[ " ${runs[*]}" == *" raw "* ]]; then
+	die "--hyve-args runs hyve; it cannot be combined with --vmm qemu"
+fi
 
 [ "$l2_only" = 1 ] || command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 is not installed (tools/install-deps.sh)"
 command -v cpio >/dev/null || die "cpio is not installed (tools/install-deps.sh)"

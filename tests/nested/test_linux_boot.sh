@@ -22,8 +22,6 @@ fi
 
 seg1=$(nested_segment 1)
 seg2=$(nested_segment 2)
-exit1=$(nested_exit 1)
-exit2=$(nested_exit 2)
 shown=()
 
 # check_boot NAME RUN SEGMENT CPUS ONLINE

@@ -7,25 +7,44 @@
 #   HYVE=path   the hyve binary to test (default bin/hyve, then
 #               build/bin/hyve, then build-san/bin/hyve)
 #   SYS_TIMEOUT default seconds per hyve run (60)
+#   SYS_KVM     the device whose absence means SKIP (/dev/kvm; for testing
+#               this file)
 
 SYS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GUEST_BUILD=$SYS_TOP/tests/guest/build
 SYS_TIMEOUT=${SYS_TIMEOUT:-60}
+SYS_KVM=${SYS_KVM:-/dev/kvm}
 SYS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hyve-systest.XXXXXX")
 trap 'rm -rf "$SYS_TMP"' EXIT
+
+# A VM name of our own: hyve's control socket is /run/hyve/NAME.sock, and
+# other test runs may be using the usual names at the same time.
+VM=systest$$
 
 # Results of the last hyve_run.
 HYVE_STATUS=
 HYVE_OUT=$SYS_TMP/out
 HYVE_ERR=$SYS_TMP/err
 
-pass() { echo "PASS: $1"; }
-fail() { echo "FAIL: $1: $2"; }
+SYS_CASES=()
+pass() { echo "PASS: $1"; echo "$1" >>"$SYS_TMP/reported"; }
+fail() { echo "FAIL: $1: $2"; echo "$1" >>"$SYS_TMP/reported"; }
+
+# sys_done: every case sys_init named must have reported exactly once.
+sys_done() {
+	local c n
+	for c in "${SYS_CASES[@]}"; do
+		n=$(grep -cxF -- "$c" "$SYS_TMP/reported" 2>/dev/null)
+		[ "${n:-0}" = 1 ] || echo "FAIL: $c: the test script reported this case ${n:-0} times"
+	done
+	exit 0
+}
 
 # sys_init CASE...: finds hyve, the guests and a usable /dev/kvm, or prints
 # SKIP (environment) / FAIL (broken build) for every case and exits.
 sys_init() {
 	local why=
+	SYS_CASES=("$@")
 	if [ -z "${HYVE:-}" ]; then
 		for c in bin/hyve build/bin/hyve build-san/bin/hyve; do
 			if [ -x "$SYS_TOP/$c" ]; then HYVE=$SYS_TOP/$c; break; fi
@@ -42,10 +61,10 @@ sys_init() {
 		for c in "$@"; do fail "$c" "test guests do not build: make -C tests/guest ($(tail -1 "$SYS_TMP/guest-build.log"))"; done
 		exit 1
 	fi
-	if [ ! -e /dev/kvm ]; then
-		why="/dev/kvm does not exist (no KVM on this host)"
-	elif [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
-		why="/dev/kvm is not readable and writable by $(id -un) (add the user to group kvm)"
+	if [ ! -e "$SYS_KVM" ]; then
+		why="$SYS_KVM does not exist (no KVM on this host)"
+	elif [ ! -r "$SYS_KVM" ] || [ ! -w "$SYS_KVM" ]; then
+		why="$SYS_KVM is not readable and writable by $(id -un) (add the user to group kvm)"
 	fi
 	if [ -n "$why" ]; then
 		for c in "$@"; do echo "SKIP: $c: $why"; done
@@ -86,35 +105,49 @@ hyve_summary() {
 # out_has_line TEXT: the guest printed TEXT as a whole line (CR ignored).
 out_has_line() { tr -d '\r' <"$HYVE_OUT" | grep -qxF -- "$1"; }
 
+# out_grep REGEX: some output line matches the extended REGEX (CR ignored).
+out_grep() { tr -d '\r' <"$HYVE_OUT" | grep -qE -- "$1"; }
+
 # guest_failure: the guest's own FAIL/EXCEPTION line, if it printed one.
 guest_failure() { tr -d '\r' <"$HYVE_OUT" | grep -m1 -E '^(FAIL: guest|EXCEPTION)'; }
 
-# dump_run NAME: copies the last run's output into the log for a failure.
+# dump_run NAME: copies the last run's output into the log after a failure,
+# indented so that no line of it reads as a result line.
 dump_run() {
-	echo "--- $1: stdout"
-	tr -d '\r' <"$HYVE_OUT" | tail -20
-	echo "--- $1: stderr"
-	tail -20 "$HYVE_ERR"
+	echo "    --- $1: stdout"
+	tr -d '\r' <"$HYVE_OUT" | tail -20 | sed 's/^/    | /'
+	echo "    --- $1: stderr"
+	tail -20 "$HYVE_ERR" | sed 's/^/    | /'
 }
 
-# expect_run NAME STATUS [LINE...]: the last run ended with STATUS and
-# printed every LINE; prints PASS or FAIL.
-expect_run() {
-	local name=$1 want=$2 line g
-	shift 2
+# run_problem STATUS [LINE...]: prints what is wrong with the last run
+# (nothing when it ended with STATUS and printed every LINE).
+run_problem() {
+	local want=$1 line g
+	shift
 	if [ "$HYVE_STATUS" != "$want" ]; then
 		g=$(guest_failure)
-		fail "$name" "expected exit status $want, got $(hyve_summary)${g:+; guest: $g}"
-		dump_run "$name"
-		return 1
+		echo "expected exit status $want, got $(hyve_summary)${g:+; guest: $g}"
+		return
 	fi
 	for line in "$@"; do
 		if ! out_has_line "$line"; then
-			fail "$name" "output lacks the line '$line'"
-			dump_run "$name"
-			return 1
+			echo "output lacks the line '$line'"
+			return
 		fi
 	done
+}
+
+# expect_run NAME STATUS [LINE...]: PASS if run_problem finds nothing.
+expect_run() {
+	local name=$1 why
+	shift
+	why=$(run_problem "$@")
+	if [ -n "$why" ]; then
+		fail "$name" "$why"
+		dump_run "$name"
+		return 1
+	fi
 	pass "$name"
 }
 
@@ -123,6 +156,8 @@ expect_run() {
 hyve_start() {
 	rm -f "$SYS_TMP/in"
 	mkfifo "$SYS_TMP/in"
+	: >"$HYVE_OUT"
+	: >"$HYVE_ERR"
 	timeout -k 5 "$SYS_TIMEOUT" "$HYVE" "$@" <"$SYS_TMP/in" >"$HYVE_OUT" 2>"$HYVE_ERR" &
 	HYVE_PID=$!
 	exec 3>"$SYS_TMP/in"

@@ -2,33 +2,32 @@
 # The control socket end to end: a Multiboot guest that waits for serial
 # input (tests/guest/uart_rx.c; it never gets any, so it runs until told
 # otherwise) under bin/hyve --control, driven by bin/hyvectl and socat.
-# Prints one PASS/FAIL/SKIP line per check.
+# Prints one PASS/FAIL/SKIP line per check.  HYVE= picks the hyve binary
+# (lib.sh), HYVECTL= the hyvectl binary (default: beside hyve).
 set -u
-cd "$(dirname "$0")/../.."
-top=$PWD
-HYVE=$top/bin/hyve
-HYVECTL=$top/bin/hyvectl
-GUEST=$top/tests/guest/build/uart_rx.elf
-NAME=test_control_socket
+. "$(dirname "$0")/lib.sh"
 
+CASES="socket_dir_0700_socket_0600 status_json status_text pause_resume_round_trip
+socat_malformed_then_answers oversize_request_refused hyvectl_no_such_vm hyvectl_usage_errors_exit_2
+hyvectl_timeout other_user_refused second_hyve_refused checkpoint_runs_on checkpoint_progress_on_tty
+checkpoint_bad_directory checkpoint_failure_runs_on checkpoint_while_paused_stays_paused
+quit_exits_1_socket_removed stale_socket_replaced suspend_exits_0 default_socket_by_vm_name
+unterminated_last_request_answered"
+# shellcheck disable=SC2086
+sys_init $CASES
+HYVECTL=${HYVECTL:-$(dirname "$HYVE")/hyvectl}
+GUEST=$(guest uart_rx)
 failures=0
-pass() { echo "PASS: $NAME: $1"; }
-fail() { echo "FAIL: $NAME: $1: $2"; failures=$((failures + 1)); }
-skip() { echo "SKIP: $NAME: $1: $2"; }
-
-if [ ! -c /dev/kvm ] || [ ! -w /dev/kvm ]; then
-	skip all "no usable /dev/kvm"
-	exit 0
-fi
-if [ ! -x "$HYVE" ] || [ ! -x "$HYVECTL" ]; then
-	make -s -j2 bins >/dev/null || { fail build "make bins failed"; exit 1; }
-fi
-if [ ! -f "$GUEST" ]; then
-	make -s -C tests/guest >/dev/null || { fail build "make -C tests/guest failed"; exit 1; }
+fail() { echo "FAIL: $1: $2"; failures=$((failures + 1)); }
+skip() { echo "SKIP: $1: $2"; }
+if [ ! -x "$HYVECTL" ] || ! command -v socat >/dev/null; then
+	for c in $CASES; do fail "$c" "no $HYVECTL or no socat (run make; tools/install-deps.sh)"; done
+	exit 1
 fi
 
-tmp=$(mktemp -d /tmp/hyve-ctl.XXXXXX)
+tmp=$SYS_TMP
 pids=()
+pid1='' pid2='' pid3='' pid4='' pid5='' # set by start_hyve
 cleanup() {
 	for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
 	exec 3>&- 2>/dev/null
@@ -41,17 +40,24 @@ trap cleanup EXIT
 mkfifo "$tmp/in"
 exec 3<>"$tmp/in"
 
-# start_hyve VAR NAME SOCKET: starts hyve in the background, sets $VAR to
-# its pid; waits (5 s at most) until the socket answers.
+# start_hyve VAR NAME SOCKET: starts hyve in the background (SOCKET "" =
+# no --control: the default socket), sets $VAR to its pid; waits (5 s at
+# most) until the socket answers.
 start_hyve() {
-	local var=$1 name=$2 sock=$3
-	"$HYVE" -l com1,stdio --kernel "$GUEST" --control "$sock" "$name" \
-		<"$tmp/in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	local var=$1 name=$2 sock=$3 where
+	if [ -n "$sock" ]; then
+		where=(--socket="$sock")
+		"$HYVE" -l com1,stdio --kernel "$GUEST" --control "$sock" "$name" \
+			<"$tmp/in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	else
+		where=(--vm="$name")
+		"$HYVE" -l com1,stdio --kernel "$GUEST" "$name" <"$tmp/in" >"$tmp/$name.out" 2>"$tmp/$name.err" &
+	fi
 	local pid=$!
 	pids+=("$pid")
 	printf -v "$var" '%s' "$pid"
 	for _ in $(seq 50); do
-		[ -S "$sock" ] && "$HYVECTL" --socket="$sock" --timeout=2 --status >/dev/null 2>&1 && return 0
+		"$HYVECTL" "${where[@]}" --timeout=2 --status >/dev/null 2>&1 && return 0
 		kill -0 "$pid" 2>/dev/null || return 1
 		sleep 0.1
 	done
@@ -78,7 +84,7 @@ ctl() { "$HYVECTL" --socket="$sock" "$@"; }
 
 sock=$tmp/run/vm1.sock
 if ! start_hyve pid1 vm1 "$sock"; then
-	fail boot "hyve did not come up: $(tail -3 "$tmp/vm1.err")"
+	for c in $CASES; do fail "$c" "hyve did not come up: $(tail -3 "$tmp/vm1.err")"; done
 	exit 1
 fi
 
@@ -95,7 +101,7 @@ out=$(ctl --status --json)
 rc=$?
 if [ $rc -eq 0 ] && echo "$out" | grep -q '"ok":true' && echo "$out" | grep -q '"name":"vm1"' &&
 	echo "$out" | grep -q '"state":"running"' && echo "$out" | grep -q '"vcpus":1' &&
-	echo "$out" | grep -q '"memory":268435456' && echo "$out" | grep -q "\"pid\":$pid1[,}]" &&
+	echo "$out" | grep -q '"memory":268435456' && echo "$out" | grep -q "\"pid\":${pid1}[,}]" &&
 	echo "$out" | grep -Eq '"uptime":[0-9.]+' && echo "$out" | grep -q '"version":"'; then
 	pass status_json
 else
@@ -131,7 +137,7 @@ if echo "$l1" | grep -q '"ok":false' && echo "$l1" | grep -q 'malformed JSON' &&
 else
 	fail socat_malformed_then_answers "$out"
 fi
-out=$(head -c 70000 /dev/zero | tr '\0' x | socat -t 5 - UNIX-CONNECT:"$sock")
+out=$(head -c 65537 /dev/zero | tr '\0' x | socat -t 5 - UNIX-CONNECT:"$sock")
 if echo "$out" | grep -q 'longer than 65536 bytes' && ctl --status >/dev/null; then
 	pass oversize_request_refused
 else
@@ -218,6 +224,37 @@ if [ $rc -eq 1 ] && echo "$out" | grep -q 'No such file or directory'; then
 else
 	fail checkpoint_bad_directory "rc $rc: $out"
 fi
+# a save that fails (nothing can be written under /proc) is reported and
+# the guest runs on
+out=$(ctl --checkpoint=/proc/hyve-cp 2>&1)
+rc=$?
+if [ $rc -eq 1 ] && echo "$out" | grep -q 'checkpoint to /proc/hyve-cp failed: .*the guest runs on' &&
+	ctl --status --json | grep -q '"state":"running"'; then
+	pass checkpoint_failure_runs_on
+else
+	fail checkpoint_failure_runs_on "rc $rc: $out"
+fi
+# while paused: the checkpoint leaves the guest paused
+ctl --pause >/dev/null
+out=$(ctl --checkpoint="$tmp/snap/cp3" --json 2>&1)
+rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -q '"state":"paused"' &&
+	ctl --status --json | grep -q '"state":"paused"' && ctl --resume >/dev/null; then
+	pass checkpoint_while_paused_stays_paused
+elif echo "$out" | grep -q 'not available in this build'; then
+	skip checkpoint_while_paused_stays_paused "snapshots are not available in this build yet"
+	ctl --resume >/dev/null
+else
+	fail checkpoint_while_paused_stays_paused "rc $rc: $out"
+fi
+
+# the last request of a client that then closes counts without a newline
+out=$(printf '{"cmd":"status","id":"last"}' | socat -t 5 - UNIX-CONNECT:"$sock")
+if echo "$out" | grep -q '"id":"last"'; then
+	pass unterminated_last_request_answered
+else
+	fail unterminated_last_request_answered "$out"
+fi
 
 # --- quit: hyve exits with status 1 (power off) and removes its socket
 out=$(ctl --quit 2>&1)
@@ -253,6 +290,23 @@ elif echo "$out" | grep -q 'not available in this build'; then
 	ctl --quit >/dev/null 2>&1
 else
 	fail suspend_exits_0 "hyvectl rc $rc ($out), hyve status $st"
+fi
+
+# --- without --control: the socket is named after the VM, and --vm finds it
+vm=ctltest-$$
+if [ "$(id -u)" != 0 ] && [ -n "${XDG_RUNTIME_DIR:-}" ]; then
+	dsock=$XDG_RUNTIME_DIR/hyve/$vm.sock
+else
+	dsock=/run/hyve/$vm.sock
+fi
+if [ "$(id -u)" != 0 ] && [ -z "${XDG_RUNTIME_DIR:-}" ]; then
+	skip default_socket_by_vm_name "/run/hyve is root's and XDG_RUNTIME_DIR is not set"
+elif start_hyve pid5 "$vm" "" && [ -S "$dsock" ] &&
+	"$HYVECTL" --vm="$vm" --status --json | grep -q "\"name\":\"$vm\"" &&
+	"$HYVECTL" --vm="$vm" --quit >/dev/null && wait_exit "$pid5" && [ "$st" = 1 ] && [ ! -e "$dsock" ]; then
+	pass default_socket_by_vm_name
+else
+	fail default_socket_by_vm_name "status ${st:-?}, socket $dsock: $(cat "$tmp/$vm.err")"
 fi
 
 exit $((failures > 0))

@@ -2,14 +2,15 @@
 # Each way a guest can end maps to bhyve's exit statuses: debug-exit V gives
 # (V << 1) | 1, a triple fault 3, reset through 0xCF9 or the 8042 pulse 0,
 # every vCPU halted with interrupts off 2.  Also the guest library's own
-# fatal-exception path (status 67, an EXCEPTION line naming #UD).
+# fatal-exception path (status 67, an EXCEPTION line naming #UD), and its
+# #DF handler on its own IST stack when the kernel stack is unusable.
 . "$(dirname "$0")/lib.sh"
 sys_init exit_debug_exit_0 exit_debug_exit_5 exit_debug_exit_127 exit_triple_fault exit_reset_cf9 \
 	exit_reset_8042_pulse exit_halt_1_vcpu exit_halt_all_of_2_vcpus exit_halt_needs_every_vcpu \
-	exit_guest_exception_reported
+	exit_guest_exception_reported exit_guest_double_fault_on_ist
 
 g=$(guest exits)
-run() { hyve_run --debug-exit -l com1,stdio --kernel "$g" "$@" vm1; }
+run() { hyve_run --debug-exit -l com1,stdio --kernel "$g" "$@" "$VM"; }
 
 run --cmdline "action=debugexit value=0"
 expect_run exit_debug_exit_0 1 "exits: debugexit"
@@ -40,3 +41,12 @@ else
 	fail exit_guest_exception_reported "expected status 67 and an 'EXCEPTION: ... (#UD)' line, got $(hyve_summary)"
 	dump_run exit_guest_exception_reported
 fi
+
+run --cmdline "action=double"
+if [ "$HYVE_STATUS" = 67 ] && grep -q 'EXCEPTION: .*vector 8 (#DF)' "$HYVE_OUT"; then
+	pass exit_guest_double_fault_on_ist
+else
+	fail exit_guest_double_fault_on_ist "expected status 67 and an 'EXCEPTION: ... (#DF)' line, got $(hyve_summary)"
+	dump_run exit_guest_double_fault_on_ist
+fi
+sys_done

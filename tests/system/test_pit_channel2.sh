@@ -4,5 +4,6 @@
 . "$(dirname "$0")/lib.sh"
 sys_init pit_channel2_calibrates_tsc
 
-hyve_run --debug-exit -l com1,stdio --kernel "$(guest pit)" vm1
+hyve_run --debug-exit -l com1,stdio --kernel "$(guest pit)" "$VM"
 expect_run pit_channel2_calibrates_tsc 1
+sys_done

@@ -3,16 +3,17 @@
 # mode on its own stack.  With -c N exactly N CPUs report, each with a
 # distinct APIC ID that matches the initial APIC ID its CPUID reports.
 . "$(dirname "$0")/lib.sh"
-sys_init smp_bringup_1_vcpu smp_bringup_2_vcpus smp_bringup_4_vcpus smp_fewer_vcpus_than_expected
+sys_init smp_bringup_1_vcpu smp_bringup_2_vcpus smp_bringup_4_vcpus smp_bringup_64_vcpus \
+	smp_fewer_vcpus_than_expected
 
 g=$(guest smp)
-for n in 1 2 4; do
+for n in 1 2 4 64; do
 	name=smp_bringup_${n}_vcpu$([ "$n" -gt 1 ] && echo s)
-	hyve_run --debug-exit -l com1,stdio -c "$n" --kernel "$g" --cmdline "cpus=$n" vm1
-	lines=("smp: $n of $n cpus online")
-	expect_run "$name" 1 "${lines[@]}" >"$SYS_TMP/r"
-	if grep -q '^FAIL' "$SYS_TMP/r"; then
-		cat "$SYS_TMP/r"
+	hyve_run --debug-exit -l com1,stdio -c "$n" --kernel "$g" --cmdline "cpus=$n" "$VM"
+	why=$(run_problem 1 "smp: $n of $n cpus online")
+	if [ -n "$why" ]; then
+		fail "$name" "$why"
+		dump_run "$name"
 		continue
 	fi
 	# one report per CPU index, APIC IDs distinct
@@ -29,10 +30,11 @@ for n in 1 2 4; do
 done
 
 # the guest expects 4 CPUs but the VM has 2: it must notice and fail
-hyve_run --debug-exit -l com1,stdio -c 2 --kernel "$g" --cmdline "cpus=4" vm1
+hyve_run --debug-exit -l com1,stdio -c 2 --kernel "$g" --cmdline "cpus=4 wait_ms=300" "$VM"
 if [ "$HYVE_STATUS" = 65 ] && grep -q 'expected 4 CPUs, 2 came up' "$HYVE_OUT"; then
 	pass smp_fewer_vcpus_than_expected
 else
 	fail smp_fewer_vcpus_than_expected "expected the guest to report 2 of 4 CPUs (status 65), got $(hyve_summary)"
 	dump_run smp_fewer_vcpus_than_expected
 fi
+sys_done

@@ -21,21 +21,26 @@
 
 /* testdev v2: two fields appeared in v2, with defaults. */
 static const struct state_field tstate_fields_v2[] = {
-	TSTATE_V1_FIELDS,
-	{ .name = "hint", .type = FT_U32, .offset = offsetof(struct tstate, hint),
-	  .size = 4, .count = 1, .since = 1, .flags = FF_OPTIONAL },
-	FIELD_U32_DEFAULT(struct tstate, added_v2, 2, 0x1234),
-	FIELD_BOOL_DEFAULT(struct tstate, added_flag, 2, true),
-	FIELD_END
-};
+    TSTATE_V1_FIELDS,
+    {.name = "hint",
+     .type = FT_U32,
+     .offset = offsetof(struct tstate, hint),
+     .size = 4,
+     .count = 1,
+     .since = 1,
+     .flags = FF_OPTIONAL},
+    FIELD_U32_DEFAULT(struct tstate, added_v2, 2, 0x1234),
+    FIELD_BOOL_DEFAULT(struct tstate, added_flag, 2, true),
+    FIELD_END};
 static const struct state_desc tstate_desc_v2 =
-	STATE_DESC("testdev", struct tstate, 2, tstate_fields_v2);
+    STATE_DESC("testdev", struct tstate, 2, tstate_fields_v2);
 
 static void compat_v1_fixture_loads_with_every_value(void)
 {
-	struct snap_machine *m = malloc(sizeof(*m)), *want = malloc(sizeof(*want));
+	struct snap_machine *m = malloc(sizeof(*m)),
+			    *want = malloc(sizeof(*want));
 	struct snap_ram_map *map = malloc(sizeof(*map));
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r;
 	struct tstate s, e;
 	struct tvcpu v, ev;
@@ -51,16 +56,20 @@ static void compat_v1_fixture_loads_with_every_value(void)
 	tmachine_fill(want);
 	CHECK(memcmp(m, want, sizeof(*m)) == 0);
 	for (unsigned i = 0; i < 2; i++) {
-		const struct snap_section *sec = snap_find_section(r, "testdev", i);
+		const struct snap_section *sec =
+		    snap_find_section(r, "testdev", i);
 
 		CHECK(sec != NULL);
 		if (!sec)
 			continue;
 		CHECK_EQ(sec->flags, i ? SNAP_REC_OPTIONAL : 0);
-		CHECK_EQ(snap_decode_section(r, sec, &tstate_desc_v1, &s, &err), 0);
+		CHECK_EQ(snap_decode_section(r, sec, &tstate_desc_v1, &s, &err),
+			 0);
 		tstate_fill(&e, i);
 		CHECK(memcmp(&s, &e, sizeof(s)) == 0);
-		CHECK_EQ(snap_decode_section(r, snap_find_section(r, "vcpu", i), &tvcpu_desc, &v, &err), 0);
+		CHECK_EQ(snap_decode_section(r, snap_find_section(r, "vcpu", i),
+					     &tvcpu_desc, &v, &err),
+			 0);
 		tvcpu_fill(&ev, i);
 		CHECK(memcmp(&v, &ev, sizeof(v)) == 0);
 	}
@@ -76,14 +85,16 @@ out:
 
 static void compat_newer_table_loads_v1_fixture_with_defaults(void)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r;
 	struct tstate s, e;
 
 	CHECK_EQ(snap_reader_open(&r, FIXTURE_V1, &err), 0);
 	if (err.code)
 		return;
-	CHECK_EQ(snap_decode_section(r, snap_find_section(r, "testdev", 0), &tstate_desc_v2, &s, &err), 0);
+	CHECK_EQ(snap_decode_section(r, snap_find_section(r, "testdev", 0),
+				     &tstate_desc_v2, &s, &err),
+		 0);
 	tstate_fill(&e, 0);
 	CHECK_EQ(s.added_v2, 0x1234);
 	CHECK_EQ(s.added_flag, true);
@@ -96,8 +107,8 @@ static void compat_newer_table_loads_v1_fixture_with_defaults(void)
 static uint8_t *fixture_with_record(uint32_t type, uint32_t flags, size_t *len)
 {
 	uint8_t *orig = tread_file(FIXTURE_V1, len), *out;
-	struct snap_buf b = { 0 };
-	struct hyve_err err = { 0 };
+	struct snap_buf b = {0};
+	struct hyve_err err = {0};
 	static const char body[] = "dirty-log bitmap from the future";
 
 	if (!orig)
@@ -116,10 +127,11 @@ static uint8_t *fixture_with_record(uint32_t type, uint32_t flags, size_t *len)
 
 static void compat_unknown_mandatory_record_is_refused_by_name(void)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r = NULL;
 	size_t len;
-	uint8_t *d = fixture_with_record(SNAP_FOURCC('D', 'I', 'R', 'T'), 0, &len);
+	uint8_t *d =
+	    fixture_with_record(SNAP_FOURCC('D', 'I', 'R', 'T'), 0, &len);
 
 	CHECK(d != NULL);
 	if (!d)
@@ -132,10 +144,11 @@ static void compat_unknown_mandatory_record_is_refused_by_name(void)
 
 static void compat_unknown_optional_record_is_skipped(void)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r = NULL;
 	size_t len;
-	uint8_t *d = fixture_with_record(SNAP_FOURCC('D', 'I', 'R', 'T'), SNAP_REC_OPTIONAL, &len);
+	uint8_t *d = fixture_with_record(SNAP_FOURCC('D', 'I', 'R', 'T'),
+					 SNAP_REC_OPTIONAL, &len);
 
 	CHECK(d != NULL);
 	if (!d)
@@ -151,7 +164,7 @@ static void compat_unknown_optional_record_is_skipped(void)
 
 static void compat_newer_format_version_is_refused(void)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r = NULL;
 	size_t len;
 	uint8_t *d = tread_file(FIXTURE_V1, &len);
@@ -162,7 +175,9 @@ static void compat_newer_format_version_is_refused(void)
 	snap_put_le32(d + 8, 2);
 	snap_put_le64(d + 24, XXH3_64bits(d, 24));
 	CHECK_EQ(snap_reader_open_mem(&r, d, len, &err), -EPROTONOSUPPORT);
-	CHECK(strstr(err.msg, "format version 2 is newer than this hyve reads (1)") != NULL);
+	CHECK(strstr(err.msg,
+		     "format version 2 is newer than this hyve reads (1)") !=
+	      NULL);
 	free(d);
 }
 
@@ -170,7 +185,7 @@ static void compat_newer_format_version_is_refused(void)
  * JSON as `hyvectl snapshot inspect --json`, byte for byte. */
 static void compat_python_reader_prints_the_same_json(void)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r;
 	char *mine = NULL, py[1 << 16];
 	size_t mine_len = 0, n;
@@ -198,10 +213,12 @@ static void compat_python_reader_prints_the_same_json(void)
 int main(int argc, char **argv)
 {
 	if (argc == 3 && strcmp(argv[1], "--write-fixture") == 0) {
-		struct hyve_err err = { 0 };
+		struct hyve_err err = {0};
 
 		if (access(argv[2], F_OK) == 0) {
-			fprintf(stderr, "%s exists: fixtures are never regenerated\n", argv[2]);
+			fprintf(stderr,
+				"%s exists: fixtures are never regenerated\n",
+				argv[2]);
 			return 1;
 		}
 		if (tsnap_write(argv[2], &err)) {
@@ -215,10 +232,12 @@ int main(int argc, char **argv)
 	RUN_TEST(compat_unknown_mandatory_record_is_refused_by_name);
 	RUN_TEST(compat_unknown_optional_record_is_skipped);
 	RUN_TEST(compat_newer_format_version_is_refused);
-	if (system("/usr/bin/python3 -c 'import cbor2, xxhash' 2>/dev/null") == 0)
+	if (system("/usr/bin/python3 -c 'import cbor2, xxhash' 2>/dev/null") ==
+	    0)
 		RUN_TEST(compat_python_reader_prints_the_same_json);
 	else
-		SKIP_TEST(compat_python_reader_prints_the_same_json,
-			  "/usr/bin/python3 lacks python3-cbor2 or python3-xxhash");
+		SKIP_TEST(
+		    compat_python_reader_prints_the_same_json,
+		    "/usr/bin/python3 lacks python3-cbor2 or python3-xxhash");
 	return CHECK_DONE();
 }

@@ -35,9 +35,12 @@ static int load_all(const uint8_t *d, size_t len, struct hyve_err *err)
 		goto out;
 	ret = snap_read_machine(r, m, err);
 	for (unsigned i = 0; i < 2 && !ret; i++) {
-		ret = snap_decode_section(r, snap_find_section(r, "testdev", i), &tstate_desc_v1, &s, err);
+		ret = snap_decode_section(r, snap_find_section(r, "testdev", i),
+					  &tstate_desc_v1, &s, err);
 		if (!ret)
-			ret = snap_decode_section(r, snap_find_section(r, "vcpu", i), &tvcpu_desc, &v, err);
+			ret = snap_decode_section(
+			    r, snap_find_section(r, "vcpu", i), &tvcpu_desc, &v,
+			    err);
 	}
 	snap_reader_close(r);
 out:
@@ -73,9 +76,12 @@ static void corrupt_every_bit_flip_fails_with_a_message(void)
 		for (unsigned bit = 0; bit < 8; bit++) {
 			copy[i] ^= (uint8_t)(1u << bit);
 			err_clear(&err);
-			if (load_all(copy, state_len, &err) == 0 || err.msg[0] == '\0') {
+			if (load_all(copy, state_len, &err) == 0 ||
+			    err.msg[0] == '\0') {
 				if (!bad++)
-					printf("  flip of bit %u at %zu not detected\n", bit, i);
+					printf("  flip of bit %u at %zu not "
+					       "detected\n",
+					       bit, i);
 			}
 			checksum_named += strstr(err.msg, "checksum") != NULL;
 			copy[i] ^= (uint8_t)(1u << bit);
@@ -92,9 +98,10 @@ static void corrupt_every_bit_flip_fails_with_a_message(void)
 static void corrupt_huge_lengths_are_refused_before_allocation(void)
 {
 	uint8_t *copy = malloc(state_len);
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r = NULL;
-	uint64_t lens[] = { SNAP_RECORD_MAX + 1ULL, 1ULL << 40, UINT64_MAX, UINT64_MAX - 7 };
+	uint64_t lens[] = {SNAP_RECORD_MAX + 1ULL, 1ULL << 40, UINT64_MAX,
+			   UINT64_MAX - 7};
 
 	for (unsigned k = 0; k < sizeof(lens) / sizeof(lens[0]); k++) {
 		memcpy(copy, state, state_len);
@@ -111,14 +118,16 @@ static void corrupt_huge_lengths_are_refused_before_allocation(void)
 	CHECK(strstr(err.msg, "truncated: record 0 'MACH'") != NULL);
 	/* A whole file beyond the total cap is refused before reading it. */
 	err_clear(&err);
-	CHECK_EQ(snap_reader_open_mem(&r, copy, (size_t)SNAP_STATE_MAX + 1, &err), -EFBIG);
+	CHECK_EQ(
+	    snap_reader_open_mem(&r, copy, (size_t)SNAP_STATE_MAX + 1, &err),
+	    -EFBIG);
 	free(copy);
 }
 
 static void corrupt_wrong_magic_and_not_a_file(void)
 {
 	uint8_t *copy = malloc(state_len);
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r = NULL;
 
 	memcpy(copy, state, state_len);
@@ -137,7 +146,7 @@ static void corrupt_wrong_magic_and_not_a_file(void)
 static struct snap_ram_map *ram_map(void)
 {
 	struct snap_ram_map *map = malloc(sizeof(*map));
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_reader *r;
 
 	if (snap_reader_open(&r, state_path, &err)) {
@@ -155,7 +164,7 @@ static struct snap_ram_map *ram_map(void)
 static void corrupt_ram_file_of_wrong_size_or_changed_page(void)
 {
 	struct snap_ram_map *map = ram_map();
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	int fd;
 	uint8_t b;
 
@@ -167,7 +176,8 @@ static void corrupt_ram_file_of_wrong_size_or_changed_page(void)
 	/* One byte too long. */
 	CHECK_EQ(ftruncate(fd, (64 << 10) + 1), 0);
 	CHECK_EQ(snap_ram_verify(mem_path, map, &err), -EBADMSG);
-	CHECK(strstr(err.msg, "is 65537 bytes, the RAM map says 65536") != NULL);
+	CHECK(strstr(err.msg, "is 65537 bytes, the RAM map says 65536") !=
+	      NULL);
 	CHECK_EQ(ftruncate(fd, 64 << 10), 0);
 	/* A changed byte in a data page, then in a hole. */
 	CHECK_EQ(pread(fd, &b, 1, 4096 + 100), 1);
@@ -175,7 +185,9 @@ static void corrupt_ram_file_of_wrong_size_or_changed_page(void)
 	CHECK_EQ(pwrite(fd, &b, 1, 4096 + 100), 1);
 	err_clear(&err);
 	CHECK_EQ(snap_ram_verify(mem_path, map, &err), -EBADMSG);
-	CHECK(strstr(err.msg, "chunk 0 (guest 0x0..0xffff) does not match its digest") != NULL);
+	CHECK(strstr(err.msg,
+		     "chunk 0 (guest 0x0..0xffff) does not match its digest") !=
+	      NULL);
 	b ^= 0x10;
 	CHECK_EQ(pwrite(fd, &b, 1, 4096 + 100), 1);
 	err_clear(&err);
@@ -197,9 +209,9 @@ static void corrupt_ram_file_of_wrong_size_or_changed_page(void)
 static void corrupt_memfd_ram_roundtrip_is_sparse(void)
 {
 	const uint64_t size = 8 << 20;
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct snap_ram_map *map = malloc(sizeof(*map));
-	struct guest_mem gm = { 0 }, back = { 0 };
+	struct guest_mem gm = {0}, back = {0};
 	char path[200];
 	struct stat st;
 	int fd;
@@ -210,16 +222,20 @@ static void corrupt_memfd_ram_roundtrip_is_sparse(void)
 	CHECK(gm.fd >= 0 && back.fd >= 0);
 	CHECK_EQ(ftruncate(gm.fd, (off_t)size), 0);
 	CHECK_EQ(ftruncate(back.fd, (off_t)size), 0);
-	gm.host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, gm.fd, 0);
-	back.host = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, back.fd, 0);
+	gm.host =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, gm.fd, 0);
+	back.host =
+	    mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, back.fd, 0);
 	gm.size = back.size = size;
 	gm.nr_ranges = back.nr_ranges = 2;
-	gm.ranges[0] = back.ranges[0] = (struct mem_range){ 0, 4 << 20, 0 };
-	gm.ranges[1] = back.ranges[1] = (struct mem_range){ 1ULL << 32, 4 << 20, 4 << 20 };
+	gm.ranges[0] = back.ranges[0] = (struct mem_range){0, 4 << 20, 0};
+	gm.ranges[1] = back.ranges[1] =
+	    (struct mem_range){1ULL << 32, 4 << 20, 4 << 20};
 	memset(gm.host + 12288, 0x11, 4096);
 	memset(gm.host + (5 << 20), 0x22, 8192);
 	gm.host[size - 1] = 0x33;
-	memset(gm.host + (6 << 20), 0, 4096); /* allocated but zero: a hole too */
+	memset(gm.host + (6 << 20), 0,
+	       4096); /* allocated but zero: a hole too */
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	CHECK_EQ(snap_ram_write(fd, &gm, map, &err), 0);
 	CHECK_EQ(map->nr_digests, 4);
@@ -242,7 +258,7 @@ static void corrupt_memfd_ram_roundtrip_is_sparse(void)
 
 int main(void)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	char cmd[200];
 	int rc;
 
@@ -250,7 +266,8 @@ int main(void)
 		return 1;
 	snprintf(state_path, sizeof(state_path), "%s/snap", tmpdir);
 	snprintf(mem_path, sizeof(mem_path), "%s/snap.mem", tmpdir);
-	if (tsnap_write(state_path, &err) || !(state = tread_file(state_path, &state_len))) {
+	if (tsnap_write(state_path, &err) ||
+	    !(state = tread_file(state_path, &state_len))) {
 		printf("FAIL: setup: %s\n", err.msg);
 		return 1;
 	}

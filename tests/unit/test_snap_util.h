@@ -17,12 +17,10 @@ struct tsub {
 };
 
 static const struct state_field tsub_fields[] = {
-	FIELD_U16(struct tsub, a, 1),
-	FIELD_I32(struct tsub, b, 1),
-	FIELD_BOOL(struct tsub, on, 1),
-	FIELD_END
-};
-static const struct state_desc tsub_desc = STATE_DESC("tsub", struct tsub, 1, tsub_fields);
+    FIELD_U16(struct tsub, a, 1), FIELD_I32(struct tsub, b, 1),
+    FIELD_BOOL(struct tsub, on, 1), FIELD_END};
+static const struct state_desc tsub_desc =
+    STATE_DESC("tsub", struct tsub, 1, tsub_fields);
 
 struct tstate {
 	uint8_t u8;
@@ -49,28 +47,37 @@ struct tstate {
 	bool added_flag;
 };
 
-#define TSTATE_V1_FIELDS                                                      \
-	FIELD_U8(struct tstate, u8, 1), FIELD_U16(struct tstate, u16, 1),     \
-	FIELD_U32(struct tstate, u32, 1), FIELD_U64(struct tstate, u64, 1),   \
-	FIELD_I8(struct tstate, i8, 1), FIELD_I16(struct tstate, i16, 1),     \
-	FIELD_I32(struct tstate, i32, 1), FIELD_I64(struct tstate, i64, 1),   \
-	FIELD_BOOL(struct tstate, flag, 1), FIELD_BYTES(struct tstate, blob, 1), \
-	FIELD_STRING(struct tstate, label, 1),                                \
-	FIELD_ARRAY_U32(struct tstate, regs, 1),                              \
-	FIELD_ARRAY_U64(struct tstate, big, 1),                               \
-	FIELD_ARRAY_BOOL(struct tstate, bits, 1),                             \
-	FIELD_STRUCT(struct tstate, one, struct tsub, tsub_desc, 1),          \
-	FIELD_STRUCT_ARRAY(struct tstate, many, struct tsub, tsub_desc, 1),   \
-	FIELD_STRUCT_VARRAY(struct tstate, var, struct tsub, tsub_desc, nr_var, 1)
+#define TSTATE_V1_FIELDS                                                       \
+	FIELD_U8(struct tstate, u8, 1), FIELD_U16(struct tstate, u16, 1),      \
+	    FIELD_U32(struct tstate, u32, 1),                                  \
+	    FIELD_U64(struct tstate, u64, 1), FIELD_I8(struct tstate, i8, 1),  \
+	    FIELD_I16(struct tstate, i16, 1),                                  \
+	    FIELD_I32(struct tstate, i32, 1),                                  \
+	    FIELD_I64(struct tstate, i64, 1),                                  \
+	    FIELD_BOOL(struct tstate, flag, 1),                                \
+	    FIELD_BYTES(struct tstate, blob, 1),                               \
+	    FIELD_STRING(struct tstate, label, 1),                             \
+	    FIELD_ARRAY_U32(struct tstate, regs, 1),                           \
+	    FIELD_ARRAY_U64(struct tstate, big, 1),                            \
+	    FIELD_ARRAY_BOOL(struct tstate, bits, 1),                          \
+	    FIELD_STRUCT(struct tstate, one, struct tsub, tsub_desc, 1),       \
+	    FIELD_STRUCT_ARRAY(struct tstate, many, struct tsub, tsub_desc,    \
+			       1),                                             \
+	    FIELD_STRUCT_VARRAY(struct tstate, var, struct tsub, tsub_desc,    \
+				nr_var, 1)
 
 static const struct state_field tstate_fields_v1[] = {
-	TSTATE_V1_FIELDS,
-	{ .name = "hint", .type = FT_U32, .offset = offsetof(struct tstate, hint),
-	  .size = 4, .count = 1, .since = 1, .flags = FF_OPTIONAL },
-	FIELD_END
-};
+    TSTATE_V1_FIELDS,
+    {.name = "hint",
+     .type = FT_U32,
+     .offset = offsetof(struct tstate, hint),
+     .size = 4,
+     .count = 1,
+     .since = 1,
+     .flags = FF_OPTIONAL},
+    FIELD_END};
 static const struct state_desc tstate_desc_v1 =
-	STATE_DESC("testdev", struct tstate, 1, tstate_fields_v1);
+    STATE_DESC("testdev", struct tstate, 1, tstate_fields_v1);
 
 /* A vCPU-like section: just another section named "vcpu". */
 struct tvcpu {
@@ -79,13 +86,11 @@ struct tvcpu {
 	uint8_t xsave[256];
 };
 static const struct state_field tvcpu_fields[] = {
-	FIELD_ARRAY_U64(struct tvcpu, gpr, 1),
-	FIELD_U64(struct tvcpu, rip, 1),
-	FIELD_U64(struct tvcpu, rflags, 1),
-	FIELD_BYTES(struct tvcpu, xsave, 1),
-	FIELD_END
-};
-static const struct state_desc tvcpu_desc = STATE_DESC("vcpu", struct tvcpu, 1, tvcpu_fields);
+    FIELD_ARRAY_U64(struct tvcpu, gpr, 1), FIELD_U64(struct tvcpu, rip, 1),
+    FIELD_U64(struct tvcpu, rflags, 1), FIELD_BYTES(struct tvcpu, xsave, 1),
+    FIELD_END};
+static const struct state_desc tvcpu_desc =
+    STATE_DESC("vcpu", struct tvcpu, 1, tvcpu_fields);
 
 static inline void tstate_fill(struct tstate *s, unsigned seed)
 {
@@ -107,12 +112,13 @@ static inline void tstate_fill(struct tstate *s, unsigned seed)
 	s->big[0] = UINT64_MAX;
 	s->big[2] = 7;
 	s->bits[1] = true;
-	s->one = (struct tsub){ 0xffff, -5, true };
-	s->many[0] = (struct tsub){ 1, 2, false };
-	s->many[1] = (struct tsub){ 3, -4, true };
+	s->one = (struct tsub){0xffff, -5, true};
+	s->many[0] = (struct tsub){1, 2, false};
+	s->many[1] = (struct tsub){3, -4, true};
 	s->nr_var = 3;
 	for (unsigned i = 0; i < 3; i++)
-		s->var[i] = (struct tsub){ (uint16_t)(10 + i), -(int32_t)i, i & 1 };
+		s->var[i] =
+		    (struct tsub){(uint16_t)(10 + i), -(int32_t)i, i & 1};
 	s->hint = 99;
 }
 
@@ -136,14 +142,16 @@ static inline void tmachine_fill(struct snap_machine *m)
 	m->nr_vcpus = 2;
 	m->mem_size = 64 << 10;
 	m->nr_ranges = 1;
-	m->ranges[0] = (struct snap_mem_range){ 0, 64 << 10 };
+	m->ranges[0] = (struct snap_mem_range){0, 64 << 10};
 	m->nr_cpuid = 2;
-	m->cpuid[0] = (struct snap_cpuid){ 0, 0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69 };
-	m->cpuid[1] = (struct snap_cpuid){ 1, 0, 0, 0x806f8, 0x800, 0xfffa3203, 0x178bfbff };
+	m->cpuid[0] = (struct snap_cpuid){
+	    0, 0, 0, 0xd, 0x756e6547, 0x6c65746e, 0x49656e69};
+	m->cpuid[1] = (struct snap_cpuid){1,	 0,	     0,		0x806f8,
+					  0x800, 0xfffa3203, 0x178bfbff};
 	m->nr_devices = 3;
-	m->devices[0] = (struct snap_device){ "testdev", 0, "" };
-	m->devices[1] = (struct snap_device){ "testdev", 1, "opt=1" };
-	m->devices[2] = (struct snap_device){ "uart", 0, "stdio" };
+	m->devices[0] = (struct snap_device){"testdev", 0, ""};
+	m->devices[1] = (struct snap_device){"testdev", 1, "opt=1"};
+	m->devices[2] = (struct snap_device){"uart", 0, "stdio"};
 	strcpy(m->config.name, "fixture");
 	m->config.nr_vcpus = 2;
 	m->config.mem_size = 64 << 10;
@@ -152,7 +160,8 @@ static inline void tmachine_fill(struct snap_machine *m)
 	m->config.cmdline_set = true;
 	m->config.com[0].backend = SERIAL_STDIO;
 	m->config.nr_slots = 1;
-	m->config.slots[0] = (struct slot_config){ 4, 0, "virtio-blk", "path=/tmp/disk.img" };
+	m->config.slots[0] =
+	    (struct slot_config){4, 0, "virtio-blk", "path=/tmp/disk.img"};
 	m->config.rtc_utc = true;
 }
 
@@ -173,7 +182,7 @@ static inline uint8_t *tram_create(struct guest_mem *gm)
 	gm->host = ram;
 	gm->size = 64 << 10;
 	gm->nr_ranges = 1;
-	gm->ranges[0] = (struct mem_range){ 0, 64 << 10, 0 };
+	gm->ranges[0] = (struct mem_range){0, 64 << 10, 0};
 	return ram;
 }
 
@@ -200,16 +209,19 @@ static inline int tsnap_write(const char *path, struct hyve_err *err)
 	ret = snap_write_machine(w, m, err);
 	tstate_fill(&s, 0);
 	if (!ret)
-		ret = snap_write_section(w, &tstate_desc_v1, "testdev", 0, &s, 0, err);
+		ret = snap_write_section(w, &tstate_desc_v1, "testdev", 0, &s,
+					 0, err);
 	tstate_fill(&s, 1);
 	if (!ret)
-		ret = snap_write_section(w, &tstate_desc_v1, "testdev", 1, &s, SNAP_REC_OPTIONAL, err);
+		ret = snap_write_section(w, &tstate_desc_v1, "testdev", 1, &s,
+					 SNAP_REC_OPTIONAL, err);
 	for (unsigned i = 0; i < 2 && !ret; i++) {
 		tvcpu_fill(&v, i);
 		ret = snap_write_section(w, &tvcpu_desc, "vcpu", i, &v, 0, err);
 	}
 	if (!ret)
-		ret = snap_write_record(w, TEST_EXTRA_RECORD, SNAP_REC_OPTIONAL, extra, sizeof(extra) - 1, err);
+		ret = snap_write_record(w, TEST_EXTRA_RECORD, SNAP_REC_OPTIONAL,
+					extra, sizeof(extra) - 1, err);
 	if (!ret)
 		ret = snap_write_ram(w, &gm, err);
 	if (!ret) {
@@ -232,8 +244,9 @@ static inline uint8_t *tread_file(const char *path, size_t *len)
 
 	if (!f)
 		return NULL;
-	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
-	    (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) == (size_t)n) {
+	if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+	    fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) &&
+	    fread(buf, 1, (size_t)n, f) == (size_t)n) {
 		*len = (size_t)n;
 	} else {
 		free(buf);

@@ -2,17 +2,17 @@
  * 8259A PIC and a PIT-based TSC calibration. */
 #include "internal.h"
 
-#define LAPIC_ID 0x20
-#define LAPIC_TPR 0x80
-#define LAPIC_EOI 0xB0
-#define LAPIC_SVR 0xF0
-#define LAPIC_ICR_LOW 0x300
+#define LAPIC_ID       0x20
+#define LAPIC_TPR      0x80
+#define LAPIC_EOI      0xB0
+#define LAPIC_SVR      0xF0
+#define LAPIC_ICR_LOW  0x300
 #define LAPIC_ICR_HIGH 0x310
-#define ICR_BUSY (1u << 12)
+#define ICR_BUSY       (1u << 12)
 
 #define IOAPIC_REGSEL 0x00
-#define IOAPIC_WIN 0x10
-#define IOAPIC_VER 0x01
+#define IOAPIC_WIN    0x10
+#define IOAPIC_VER    0x01
 #define IOAPIC_REDTBL 0x10
 
 static u32 lapic_read(u32 reg)
@@ -28,7 +28,8 @@ static void lapic_write(u32 reg, u32 v)
 void lapic_enable(void)
 {
 	lapic_write(LAPIC_TPR, 0);
-	lapic_write(LAPIC_SVR, 0x100 | SPURIOUS_VECTOR); /* bit 8: APIC software enable */
+	lapic_write(LAPIC_SVR,
+		    0x100 | SPURIOUS_VECTOR); /* bit 8: APIC software enable */
 }
 
 u32 lapic_id(void)
@@ -66,9 +67,11 @@ unsigned ioapic_pins(void)
 	return ((ioapic_read(IOAPIC_VER) >> 16) & 0xff) + 1;
 }
 
-void ioapic_route(unsigned pin, u8 vector, u32 dest_apic_id, bool level, bool active_low)
+void ioapic_route(unsigned pin, u8 vector, u32 dest_apic_id, bool level,
+		  bool active_low)
 {
-	u32 low = vector | (active_low ? 1u << 13 : 0) | (level ? 1u << 15 : 0); /* fixed, physical */
+	u32 low = vector | (active_low ? 1u << 13 : 0) |
+		  (level ? 1u << 15 : 0); /* fixed, physical */
 
 	ioapic_write(IOAPIC_REDTBL + 2 * pin + 1, dest_apic_id << 24);
 	ioapic_write(IOAPIC_REDTBL + 2 * pin, low); /* unmasked last */
@@ -81,7 +84,8 @@ void ioapic_mask(unsigned pin)
 
 void pic_disable(void)
 {
-	/* ICW1-4: cascade, vectors 0x20/0x28 (away from exceptions), 8086 mode */
+	/* ICW1-4: cascade, vectors 0x20/0x28 (away from exceptions), 8086 mode
+	 */
 	outb(0x20, 0x11);
 	outb(0xA0, 0x11);
 	outb(0x21, 0x20);
@@ -103,7 +107,7 @@ u64 tsc_calibrate_pit(void)
 	const u16 count = 11932;
 
 	outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* speaker off, gate on */
-	outb(0x43, 0xB0);                       /* channel 2, lo/hi byte, mode 0 */
+	outb(0x43, 0xB0); /* channel 2, lo/hi byte, mode 0 */
 	outb(0x42, count & 0xff);
 	if (inb(0x61) & 0x20)
 		return 0;
@@ -140,9 +144,11 @@ u64 tsc_khz(void)
 	if (!khz)
 		khz = tsc_khz_cpuid();
 	if (!khz) {
-		/* timeouts computed from this only get longer on a slower TSC */
+		/* timeouts computed from this only get longer on a slower TSC
+		 */
 		khz = 3000000;
-		gprintf("tsc: cannot calibrate (PIT channel 2 output not seen in port 0x61 bit 5), "
+		gprintf("tsc: cannot calibrate (PIT channel 2 output not seen "
+			"in port 0x61 bit 5), "
 			"assuming 3 GHz\n");
 	}
 	return khz;

@@ -2,9 +2,9 @@
  * a small printf, and the debug-exit port. */
 #include "guest.h"
 
-#define COM1 0x3f8
-#define UART_LSR 5
-#define LSR_THRE 0x20
+#define COM1		0x3f8
+#define UART_LSR	5
+#define LSR_THRE	0x20
 #define DEBUG_EXIT_PORT 0xf4
 
 static spinlock_t console_lock;
@@ -68,8 +68,8 @@ static void fmt_putc(struct fmt_out *o, char c)
 	o->len++;
 }
 
-static void fmt_number(struct fmt_out *o, u64 v, unsigned base, bool upper, bool negative, int width,
-		       char pad)
+static void fmt_number(struct fmt_out *o, u64 v, unsigned base, bool upper,
+		       bool negative, int width, char pad)
 {
 	const char *digits = upper ? "0123456789ABCDEF" : "0123456789abcdef";
 	char tmp[24];
@@ -120,13 +120,16 @@ int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 		switch (*fmt) {
 		case 'd':
 		case 'i': {
-			long long v = lng ? va_arg(ap, long long) : va_arg(ap, int);
-			fmt_number(&o, v < 0 ? -(u64)v : (u64)v, 10, false, v < 0, width, pad);
+			long long v =
+			    lng ? va_arg(ap, long long) : va_arg(ap, int);
+			fmt_number(&o, v < 0 ? -(u64)v : (u64)v, 10, false,
+				   v < 0, width, pad);
 			break;
 		}
 		case 'u':
-			fmt_number(&o, lng ? va_arg(ap, u64) : va_arg(ap, unsigned), 10, false, false, width,
-				   pad);
+			fmt_number(&o,
+				   lng ? va_arg(ap, u64) : va_arg(ap, unsigned),
+				   10, false, false, width, pad);
 			break;
 		case 'x':
 		case 'X':
@@ -134,13 +137,15 @@ int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap)
 				fmt_putc(&o, '0');
 				fmt_putc(&o, 'x');
 			}
-			fmt_number(&o, lng ? va_arg(ap, u64) : va_arg(ap, unsigned), 16, *fmt == 'X', false,
-				   width, pad);
+			fmt_number(&o,
+				   lng ? va_arg(ap, u64) : va_arg(ap, unsigned),
+				   16, *fmt == 'X', false, width, pad);
 			break;
 		case 'p':
 			fmt_putc(&o, '0');
 			fmt_putc(&o, 'x');
-			fmt_number(&o, (u64)va_arg(ap, void *), 16, false, false, width, pad);
+			fmt_number(&o, (u64)va_arg(ap, void *), 16, false,
+				   false, width, pad);
 			break;
 		case 'c':
 			fmt_putc(&o, (char)va_arg(ap, int));
@@ -205,7 +210,8 @@ void console_fatal(const char *fmt, ...)
 	va_start(ap, fmt);
 	n = gvsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	console_write_ring0(buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, true);
+	console_write_ring0(
+	    buf, n < (int)sizeof(buf) ? (size_t)n : sizeof(buf) - 1, true);
 }
 
 void exit_guest(u32 v)

@@ -11,7 +11,8 @@ struct tss {
 	u16 reserved3;
 	u16 iomap_base;
 } __attribute__((packed));
-_Static_assert(sizeof(struct tss) == 104, "64-bit TSS is 104 bytes (SDM vol. 3, 8.7)");
+_Static_assert(sizeof(struct tss) == 104,
+	       "64-bit TSS is 104 bytes (SDM vol. 3, 8.7)");
 
 struct idt_gate {
 	u16 offset_low, selector;
@@ -25,15 +26,20 @@ extern u64 gdt_tss[];
 extern char user_resume[];
 extern u64 user_enter(u64 (*fn)(u64), u64 arg, u64 stack_top, void *rsp0_slot);
 
-static __attribute__((section(".bss.big"), aligned(16))) struct tss tss[MAX_CPUS];
-static __attribute__((section(".bss.big"), aligned(4096))) struct idt_gate idt[256];
-static __attribute__((section(".bss.big"), aligned(4096))) char dfstacks[MAX_CPUS][DFSTACK_SIZE];
-static __attribute__((section(".bss.big"), aligned(4096))) char ustacks[MAX_CPUS][USTACK_SIZE];
+static
+    __attribute__((section(".bss.big"), aligned(16))) struct tss tss[MAX_CPUS];
+static __attribute__((section(".bss.big"),
+		      aligned(4096))) struct idt_gate idt[256];
+static __attribute__((section(".bss.big"),
+		      aligned(4096))) char dfstacks[MAX_CPUS][DFSTACK_SIZE];
+static __attribute__((section(".bss.big"),
+		      aligned(4096))) char ustacks[MAX_CPUS][USTACK_SIZE];
 static irq_handler_t handlers[256];
 
 static const char *const exception_names[32] = {
-	"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS", "#NP", "#SS", "#GP", "#PF", "?",
-	"#MF", "#AC", "#MC", "#XM", "#VE", "#CP", "?",   "?",   "?",   "?",   "?",   "?",   "#HV", "#VC", "#SX", "?",
+    "#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "CSO", "#TS",
+    "#NP", "#SS", "#GP", "#PF", "?",   "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+    "?",   "?",	  "?",	 "?",	"?",   "?",   "#HV", "#VC", "#SX", "?",
 };
 
 unsigned cpu_index(void)
@@ -62,7 +68,7 @@ static void idt_build(void)
 		idt[v].offset_low = (u16)addr;
 		idt[v].selector = SEL_KCODE;
 		idt[v].ist = v == 8 ? 1 : 0; /* #DF on its own stack */
-		idt[v].type = 0x8E;          /* present, DPL 0, 64-bit interrupt gate */
+		idt[v].type = 0x8E; /* present, DPL 0, 64-bit interrupt gate */
 		idt[v].offset_mid = (u16)(addr >> 16);
 		idt[v].offset_high = (u32)(addr >> 32);
 		idt[v].reserved = 0;
@@ -84,8 +90,9 @@ void cpu_setup(unsigned index)
 	t->ist[0] = (u64)dfstacks[index] + DFSTACK_SIZE;
 	t->iomap_base = sizeof(*t); /* no I/O bitmap: IOPL alone decides */
 	/* 16-byte system descriptor, type 9 = available 64-bit TSS */
-	gdt_tss[index * 2] = (limit & 0xffff) | ((base & 0xffffff) << 16) | (0x89ull << 40) |
-			     ((limit >> 16) << 48) | (((base >> 24) & 0xff) << 56);
+	gdt_tss[index * 2] = (limit & 0xffff) | ((base & 0xffffff) << 16) |
+			     (0x89ull << 40) | ((limit >> 16) << 48) |
+			     (((base >> 24) & 0xff) << 56);
 	gdt_tss[index * 2 + 1] = base >> 32;
 	__asm__ volatile("ltr %w0" : : "r"(SEL_TSS0 + index * 16));
 	__asm__ volatile("lidt %0" : : "m"(idtr));
@@ -96,22 +103,26 @@ void irq_register(u8 vector, irq_handler_t fn)
 	handlers[vector] = fn;
 }
 
-static __attribute__((noreturn)) void irq_fatal(struct irq_frame *f, const char *why)
+static __attribute__((noreturn)) void irq_fatal(struct irq_frame *f,
+						const char *why)
 {
 	u64 cr2;
 
 	__asm__ volatile("mov %%cr2, %0" : "=r"(cr2));
-	console_fatal("EXCEPTION: %s vector %lu (%s) error %#lx rip %#lx cs %#lx rsp %#lx cr2 %#lx cpu %u\n",
-		      why, f->vector, f->vector < 32 ? exception_names[f->vector] : "irq", f->error, f->rip,
-		      f->cs, f->rsp, cr2, cpu_index());
+	console_fatal("EXCEPTION: %s vector %lu (%s) error %#lx rip %#lx cs "
+		      "%#lx rsp %#lx cr2 %#lx cpu %u\n",
+		      why, f->vector,
+		      f->vector < 32 ? exception_names[f->vector] : "irq",
+		      f->error, f->rip, f->cs, f->rsp, cr2, cpu_index());
 	outl(0xf4, GUEST_EXIT_EXCEPTION);
 	halt_forever();
 }
 
 static bool is_user_ud2(const struct irq_frame *f)
 {
-	return f->vector == 6 && (f->cs & 3) == 3 && f->rip < (1ull << 32) - 2 &&
-	       ((const u8 *)f->rip)[0] == 0x0f && ((const u8 *)f->rip)[1] == 0x0b;
+	return f->vector == 6 && (f->cs & 3) == 3 &&
+	       f->rip < (1ull << 32) - 2 && ((const u8 *)f->rip)[0] == 0x0f &&
+	       ((const u8 *)f->rip)[1] == 0x0b;
 }
 
 void irq_dispatch(struct irq_frame *f)
@@ -176,7 +187,8 @@ u64 run_user(u64 (*fn)(u64), u64 arg)
 {
 	unsigned i = cpu_index();
 
-	return user_enter(fn, arg, (u64)ustacks[i] + USTACK_SIZE, cpu_rsp0_slot(i));
+	return user_enter(fn, arg, (u64)ustacks[i] + USTACK_SIZE,
+			  cpu_rsp0_slot(i));
 }
 
 void io_out(u16 port, u32 v, unsigned width)
@@ -215,7 +227,8 @@ __attribute__((noreturn)) void guest_lib_start(void)
 	serial_init();
 	pic_disable();
 	if (mb_magic != MB_BOOT_MAGIC)
-		guest_fail("entered with EAX=%#x, not the Multiboot magic %#x", mb_magic, MB_BOOT_MAGIC);
+		guest_fail("entered with EAX=%#x, not the Multiboot magic %#x",
+			   mb_magic, MB_BOOT_MAGIC);
 	mb_parse(mb_info_addr);
 	exit_guest((u32)guest_main());
 }

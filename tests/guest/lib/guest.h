@@ -22,7 +22,8 @@ typedef uint64_t u64;
 
 /* What isr_common saves; handlers may change it (it is restored by iretq). */
 struct irq_frame {
-	u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	u64 r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx,
+	    rax;
 	u64 vector, error;
 	u64 rip, cs, rflags, rsp, ss;
 };
@@ -30,17 +31,53 @@ struct irq_frame {
 int guest_main(void);
 
 /* ---- port I/O and CPU primitives (ring 0 only, except cpuid/rdtsc/pause) */
-static inline void outb(u16 port, u8 v) { __asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outw(u16 port, u16 v) { __asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port)); }
-static inline void outl(u16 port, u32 v) { __asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port)); }
-static inline u8 inb(u16 port) { u8 v; __asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u16 inw(u16 port) { u16 v; __asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline u32 inl(u16 port) { u32 v; __asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port)); return v; }
-static inline void cpu_relax(void) { __asm__ volatile("pause" ::: "memory"); }
-static inline void irq_enable(void) { __asm__ volatile("sti" ::: "memory"); }
-static inline void irq_disable(void) { __asm__ volatile("cli" ::: "memory"); }
+static inline void outb(u16 port, u8 v)
+{
+	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outw(u16 port, u16 v)
+{
+	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline void outl(u16 port, u32 v)
+{
+	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
+}
+static inline u8 inb(u16 port)
+{
+	u8 v;
+	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline u16 inw(u16 port)
+{
+	u16 v;
+	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline u32 inl(u16 port)
+{
+	u32 v;
+	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+static inline void cpu_relax(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
+static inline void irq_enable(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
+static inline void irq_disable(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
 /* Waits for one interrupt; sti's one-instruction shadow closes the race. */
-static inline void irq_wait(void) { __asm__ volatile("sti; hlt; cli" ::: "memory"); }
+static inline void irq_wait(void)
+{
+	__asm__ volatile("sti; hlt; cli" ::: "memory");
+}
 static inline u64 rdtsc(void)
 {
 	u32 lo, hi;
@@ -55,11 +92,15 @@ static inline u64 rdmsr(u32 msr)
 }
 static inline void wrmsr(u32 msr, u64 v)
 {
-	__asm__ volatile("wrmsr" : : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)));
+	__asm__ volatile("wrmsr"
+			 :
+			 : "c"(msr), "a"((u32)v), "d"((u32)(v >> 32)));
 }
 static inline void cpuid(u32 leaf, u32 sub, u32 r[4])
 {
-	__asm__ volatile("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+	__asm__ volatile("cpuid"
+			 : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3])
+			 : "a"(leaf), "c"(sub));
 }
 static inline unsigned cpu_ring(void)
 {
@@ -67,8 +108,14 @@ static inline unsigned cpu_ring(void)
 	__asm__ volatile("mov %%cs, %0" : "=r"(cs));
 	return cs & 3;
 }
-static inline u32 mmio_read32(u64 addr) { return *(volatile u32 *)addr; }
-static inline void mmio_write32(u64 addr, u32 v) { *(volatile u32 *)addr = v; }
+static inline u32 mmio_read32(u64 addr)
+{
+	return *(volatile u32 *)addr;
+}
+static inline void mmio_write32(u64 addr, u32 v)
+{
+	*(volatile u32 *)addr = v;
+}
 
 /* ---- console (COM1, polled) and exit; all usable from ring 0 and ring 3 */
 void serial_init(void);
@@ -77,12 +124,14 @@ void console_write(const char *s, size_t len);
 void gputs(const char *s);
 void gprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int gvsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
-int gsnprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int gsnprintf(char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* outl(0xf4, v): hyve --debug-exit ends with status (v << 1) | 1.  Without
  * the debug-exit device the CPU halts with interrupts off (status 2). */
 __attribute__((noreturn)) void exit_guest(u32 v);
 /* Prints "FAIL: guest: <message>" and exits with GUEST_EXIT_FAIL. */
-__attribute__((noreturn, format(printf, 1, 2))) void guest_fail(const char *fmt, ...);
+__attribute__((noreturn, format(printf, 1, 2))) void guest_fail(const char *fmt,
+								...);
 
 /* ---- strings (the compiler may also emit calls to these) */
 void *memset(void *d, int c, size_t n);
@@ -117,15 +166,16 @@ unsigned cpu_index(void);
 void cpu_setup(unsigned index); /* GDT, TSS, IDT for one CPU */
 
 /* ---- LAPIC (xAPIC MMIO), IOAPIC, 8259 PIC, TSC */
-#define LAPIC_BASE 0xFEE00000ull
-#define IOAPIC_BASE 0xFEC00000ull
+#define LAPIC_BASE	0xFEE00000ull
+#define IOAPIC_BASE	0xFEC00000ull
 #define SPURIOUS_VECTOR 0xFF
 void lapic_enable(void);
 u32 lapic_id(void);
 void lapic_eoi(void);
 /* ICR write; waits for the delivery-status bit to clear. */
 void lapic_send_ipi(u32 dest_apic_id, u32 icr_low);
-void ioapic_route(unsigned pin, u8 vector, u32 dest_apic_id, bool level, bool active_low);
+void ioapic_route(unsigned pin, u8 vector, u32 dest_apic_id, bool level,
+		  bool active_low);
 void ioapic_mask(unsigned pin);
 unsigned ioapic_pins(void);
 void pic_disable(void); /* remap to 0x20-0x2f and mask everything */
@@ -151,7 +201,10 @@ u64 run_user(u64 (*fn)(u64), u64 arg);
 static inline u64 user_request(u64 op, u64 a, u64 b, u64 c)
 {
 	u64 ret;
-	__asm__ volatile("ud2" : "=a"(ret) : "a"(op), "D"(a), "S"(b), "d"(c) : "memory");
+	__asm__ volatile("ud2"
+			 : "=a"(ret)
+			 : "a"(op), "D"(a), "S"(b), "d"(c)
+			 : "memory");
 	return ret;
 }
 /* Port I/O that works in either ring (ring 3 goes through ud2). */
@@ -159,13 +212,18 @@ void io_out(u16 port, u32 v, unsigned width);
 u32 io_in(u16 port, unsigned width);
 
 /* ---- small spinlock (xchg), ring 0 or 3 */
-typedef struct { volatile u32 v; } spinlock_t;
+typedef struct {
+	volatile u32 v;
+} spinlock_t;
 static inline void spin_lock(spinlock_t *l)
 {
 	while (__atomic_exchange_n(&l->v, 1, __ATOMIC_ACQUIRE))
 		while (l->v)
 			cpu_relax();
 }
-static inline void spin_unlock(spinlock_t *l) { __atomic_store_n(&l->v, 0, __ATOMIC_RELEASE); }
+static inline void spin_unlock(spinlock_t *l)
+{
+	__atomic_store_n(&l->v, 0, __ATOMIC_RELEASE);
+}
 
 #endif

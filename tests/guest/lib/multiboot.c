@@ -3,18 +3,19 @@
  * (the AP trampoline) cannot clobber what the loader left. */
 #include "internal.h"
 
-#define MBI_MEM (1u << 0)
+#define MBI_MEM	    (1u << 0)
 #define MBI_CMDLINE (1u << 2)
-#define MBI_MODS (1u << 3)
-#define MBI_MMAP (1u << 6)
+#define MBI_MODS    (1u << 3)
+#define MBI_MMAP    (1u << 6)
 
-#define MAX_MMAP 32
-#define MAX_MODS 16
-#define CMDLINE_MAX 4096
+#define MAX_MMAP	32
+#define MAX_MODS	16
+#define CMDLINE_MAX	4096
 #define MOD_CMDLINE_MAX 256
 
 struct mbi {
-	u32 flags, mem_lower, mem_upper, boot_device, cmdline, mods_count, mods_addr;
+	u32 flags, mem_lower, mem_upper, boot_device, cmdline, mods_count,
+	    mods_addr;
 	u32 syms[4];
 	u32 mmap_length, mmap_addr;
 } __attribute__((packed));
@@ -80,12 +81,14 @@ void mb_parse(u32 info_addr)
 	}
 	if (mbi->flags & MBI_CMDLINE) {
 		have_cmdline = true;
-		raise_free_start(copy_string(cmdline, sizeof(cmdline), mbi->cmdline));
+		raise_free_start(
+		    copy_string(cmdline, sizeof(cmdline), mbi->cmdline));
 	}
 	if (mbi->flags & MBI_MMAP) {
 		u64 p = mbi->mmap_addr, end = p + mbi->mmap_length;
 		raise_free_start(end);
-		while (p + sizeof(struct mbi_mmap) <= end && nr_mmap < MAX_MMAP) {
+		while (p + sizeof(struct mbi_mmap) <= end &&
+		       nr_mmap < MAX_MMAP) {
 			const struct mbi_mmap *e = (const struct mbi_mmap *)p;
 			if (e->size < 20)
 				break; /* malformed: stop rather than loop */
@@ -97,14 +100,18 @@ void mb_parse(u32 info_addr)
 		}
 	}
 	if (mbi->flags & MBI_MODS) {
-		const struct mbi_module *m = (const struct mbi_module *)(u64)mbi->mods_addr;
-		raise_free_start((u64)mbi->mods_addr + (u64)mbi->mods_count * sizeof(*m));
+		const struct mbi_module *m =
+		    (const struct mbi_module *)(u64)mbi->mods_addr;
+		raise_free_start((u64)mbi->mods_addr +
+				 (u64)mbi->mods_count * sizeof(*m));
 		for (u32 i = 0; i < mbi->mods_count && i < MAX_MODS; i++) {
 			mods[i].start = m[i].start;
 			mods[i].end = m[i].end;
 			raise_free_start(m[i].end);
 			if (m[i].string)
-				raise_free_start(copy_string(mods[i].cmdline, MOD_CMDLINE_MAX, m[i].string));
+				raise_free_start(copy_string(mods[i].cmdline,
+							     MOD_CMDLINE_MAX,
+							     m[i].string));
 			else
 				mods[i].cmdline[0] = '\0';
 			nr_mods++;
@@ -131,9 +138,11 @@ bool mb_arg(const char *key, char *buf, size_t size)
 		const char *word = p;
 		while (*p && *p != ' ')
 			p++;
-		if ((size_t)(p - word) > klen && !strncmp(word, key, klen) && word[klen] == '=') {
+		if ((size_t)(p - word) > klen && !strncmp(word, key, klen) &&
+		    word[klen] == '=') {
 			size_t n = 0;
-			for (const char *v = word + klen + 1; v < p && n + 1 < size; v++)
+			for (const char *v = word + klen + 1;
+			     v < p && n + 1 < size; v++)
 				buf[n++] = *v;
 			buf[n] = '\0';
 			return true;
@@ -160,7 +169,8 @@ u64 mb_arg_u64(const char *key, u64 fallback)
 		else if (base == 16 && (*p | 0x20) >= 'a' && (*p | 0x20) <= 'f')
 			d = (*p | 0x20) - 'a' + 10;
 		else
-			guest_fail("command line: %s=%s is not a number", key, buf);
+			guest_fail("command line: %s=%s is not a number", key,
+				   buf);
 		v = v * base + d;
 	}
 	return v;
@@ -211,7 +221,8 @@ u64 mb_find_ram(u64 size, u64 align)
 	for (unsigned i = 0; i < nr_mmap; i++) {
 		if (mmap[i].type != 1)
 			continue;
-		u64 start = mmap[i].base > free_start ? mmap[i].base : free_start;
+		u64 start =
+		    mmap[i].base > free_start ? mmap[i].base : free_start;
 		start = (start + align - 1) & ~(align - 1);
 		u64 end = mmap[i].base + mmap[i].len;
 		/* only the identity-mapped first 4 GiB is reachable */

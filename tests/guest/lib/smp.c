@@ -4,8 +4,8 @@
  * and lands in smp_ap_start. */
 #include "internal.h"
 
-#define ICR_INIT 0x00000500
-#define ICR_STARTUP 0x00000600
+#define ICR_INIT	 0x00000500
+#define ICR_STARTUP	 0x00000600
 #define ICR_LEVEL_ASSERT 0x00004000
 #define ICR_ALL_BUT_SELF 0x000C0000
 
@@ -46,17 +46,21 @@ unsigned smp_boot(unsigned want, void (*fn)(unsigned index), u64 timeout_ms)
 	if (want > MAX_CPUS)
 		want = MAX_CPUS;
 	if (!page_is_free(AP_TRAMPOLINE_ADDR))
-		guest_fail("a module overlaps the AP trampoline page %#x", AP_TRAMPOLINE_ADDR);
+		guest_fail("a module overlaps the AP trampoline page %#x",
+			   AP_TRAMPOLINE_ADDR);
 	lapic_enable();
 	apic_ids[0] = lapic_id();
 	ap_fn = fn;
-	memcpy((void *)AP_TRAMPOLINE_ADDR, ap_trampoline_start, ap_trampoline_end - ap_trampoline_start);
+	memcpy((void *)AP_TRAMPOLINE_ADDR, ap_trampoline_start,
+	       ap_trampoline_end - ap_trampoline_start);
 	u64 khz = tsc_khz();
 	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_INIT);
 	tsc_delay_us(10000);
-	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP | vector);
+	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP |
+			      vector);
 	tsc_delay_us(200);
-	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP | vector);
+	lapic_send_ipi(0, ICR_ALL_BUT_SELF | ICR_LEVEL_ASSERT | ICR_STARTUP |
+			      vector);
 	u64 deadline = rdtsc() + timeout_ms * khz;
 	while (online < want && rdtsc() < deadline)
 		cpu_relax();
