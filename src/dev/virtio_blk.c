@@ -328,7 +328,7 @@ static int virtio_blk_open(struct virtio_blk *b, const char *opts, struct hyve_e
 	return 0;
 }
 
-static struct virtio_dev_ops virtio_blk_ops_rw = {
+static const struct virtio_dev_ops virtio_blk_ops_rw = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.class_code = 0x018000,
 	.nr_queues = 1,
@@ -342,7 +342,7 @@ static struct virtio_dev_ops virtio_blk_ops_rw = {
 	.destroy = virtio_blk_destroy,
 };
 
-static struct virtio_dev_ops virtio_blk_ops_ro = {
+static const struct virtio_dev_ops virtio_blk_ops_ro = {
 	.device_id = VIRTIO_ID_BLOCK,
 	.class_code = 0x018000,
 	.nr_queues = 1,

@@ -593,6 +593,9 @@ int virtio_type_load(struct device *dev, const void *staged, struct hyve_err *er
 	const struct virtio_pci_state *s = staged;
 	int ret;
 
+	if (s->virtio.driver_features & ~virtio_features(vd))
+		return err_set(err, EINVAL, "driver features 0x%llx were never offered by this device",
+			       (unsigned long long)s->virtio.driver_features);
 	pthread_mutex_lock(&vd->lock);
 	vd->s = s->virtio;
 	pthread_mutex_unlock(&vd->lock);

@@ -136,7 +136,7 @@ int kvm_signal_msi(struct machine *m, uint64_t addr, uint32_t data)
 
 int kvm_create_vm(struct machine *m, struct hyve_err *err)
 {
-	struct kvm_pit_config pit = { .flags = 0 };
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
 	uint64_t ident = KVM_IDENTITY_MAP_ADDR;
 
 	m->vm_fd = ioctl(m->kvm_fd, KVM_CREATE_VM, 0);

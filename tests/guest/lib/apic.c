@@ -109,10 +109,13 @@ u64 tsc_calibrate_pit(void)
 	outb(0x61, (inb(0x61) & ~0x02) | 0x01); /* speaker off, gate on */
 	outb(0x43, 0xB0); /* channel 2, lo/hi byte, mode 0 */
 	outb(0x42, count & 0xff);
-	if (inb(0x61) & 0x20)
-		return 0;
 	u64 t0 = rdtsc();
 	outb(0x42, count >> 8);
+	/* OUT is low once the count is loaded.  (The 8254 also drops it at
+	 * the mode-0 control word; KVM's in-kernel PIT only at the load, so
+	 * the check is made here, where both agree.) */
+	if (inb(0x61) & 0x20)
+		return 0;
 	while (!(inb(0x61) & 0x20)) {
 		if (rdtsc() - t0 > 100000000000ull)
 			return 0;
