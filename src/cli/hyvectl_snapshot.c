@@ -7,13 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hyve/cli.h"
 #include "hyve/hyvectl.h"
+#include "hyve/schema.h"
 #include "hyve/snapshot.h"
 
 static int snapcli_usage(void)
 {
 	fprintf(stderr, "usage: hyvectl snapshot inspect PATH [--json]\n"
-			"       hyvectl snapshot verify PATH\n");
+			"       hyvectl snapshot verify PATH\n"
+			"       hyvectl snapshot schema\n");
 	return 2;
 }
 
@@ -21,6 +24,25 @@ static int snapcli_fail(const struct hyve_err *err)
 {
 	fprintf(stderr, "hyvectl: %s\n", err->msg);
 	return 1;
+}
+
+/* The generated part of the specification: every section this hyve
+ * writes, field by field (docs/snapshot-sections.md is this output). */
+static int snapcli_schema(void)
+{
+	struct snap_schema_entry sections[96];
+	unsigned n = snap_schema_sections(sections, 96);
+
+	printf("# Snapshot sections written by hyve %s\n\n"
+	       "Generated from the state tables by `hyvectl snapshot schema`; a unit test\n"
+	       "(tests/unit/test_snap_schema.c) fails when this file and the code disagree.\n"
+	       "Types and encodings are defined in snapshot-format.md section 4.2; \"since\" is\n"
+	       "the table version a field first appeared in.  Nested tables carry their own\n"
+	       "version.\n\n",
+	       HYVE_VERSION);
+	for (unsigned i = 0; i < n; i++)
+		snap_schema_markdown(stdout, sections[i].section, sections[i].desc);
+	return fflush(stdout) ? 1 : 0;
 }
 
 static int snapcli_inspect(const char *path, bool json)
@@ -85,6 +107,8 @@ out:
 
 int hyvectl_snapshot_main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "schema") == 0)
+		return snapcli_schema();
 	if (argc == 3 && strcmp(argv[1], "verify") == 0)
 		return snapcli_verify(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "inspect") == 0)
