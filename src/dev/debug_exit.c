@@ -14,8 +14,8 @@ struct debug_exit {
 	struct machine *m;
 };
 
-static void debug_exit_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-			   bool is_write)
+static void debug_exit_pio(void *opaque, uint64_t offset, uint8_t *data,
+			   unsigned len, bool is_write)
 {
 	struct debug_exit *d = opaque;
 	uint64_t v;
@@ -26,13 +26,14 @@ static void debug_exit_pio(void *opaque, uint64_t offset, uint8_t *data, unsigne
 	if (!is_write || offset != 0)
 		return;
 	v = dev_bytes_get(data, len);
-	snprintf(reason, sizeof(reason), "guest wrote 0x%llx to the debug-exit port",
+	snprintf(reason, sizeof(reason),
+		 "guest wrote 0x%llx to the debug-exit port",
 		 (unsigned long long)v);
 	dev_host->request_exit(d->m, (int)((v << 1) | 1), reason);
 }
 
-static int debug_exit_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-			     struct hyve_err *err)
+static int debug_exit_create(struct machine *m, struct device *dev,
+			     const struct dev_opts *opts, struct hyve_err *err)
 {
 	struct debug_exit *d = calloc(1, sizeof(*d));
 	int ret;
@@ -42,7 +43,8 @@ static int debug_exit_create(struct machine *m, struct device *dev, const struct
 		return err_set(err, ENOMEM, "debug-exit: out of memory");
 	d->m = m;
 	/* Four ports so that outw/outl at 0xf4 reach us whole. */
-	ret = bus_register(&m->pio, DEBUG_EXIT_PORT, 4, debug_exit_pio, d, "debug-exit", err);
+	ret = bus_register(&m->pio, DEBUG_EXIT_PORT, 4, debug_exit_pio, d,
+			   "debug-exit", err);
 	if (ret < 0) {
 		free(d);
 		return ret;
@@ -64,10 +66,10 @@ static unsigned debug_exit_builtin_count(const struct machine *m)
 
 /* No state: the port only acts on writes. */
 static const struct device_type debug_exit_type = {
-	.name = "debug-exit",
-	.create = debug_exit_create,
-	.destroy = debug_exit_destroy,
-	.builtin_count = debug_exit_builtin_count,
+    .name = "debug-exit",
+    .create = debug_exit_create,
+    .destroy = debug_exit_destroy,
+    .builtin_count = debug_exit_builtin_count,
 };
 
 DEVICE_TYPE_REGISTER(debug_exit_type);

@@ -18,7 +18,8 @@ struct machine;
 struct dev_host_ops {
 	uint64_t (*clock_ns)(const struct machine *m);
 	int (*irq_set)(struct machine *m, unsigned gsi, int level);
-	struct hyve_timer *(*timer_new)(struct machine *m, timer_fn fn, void *opaque);
+	struct hyve_timer *(*timer_new)(struct machine *m, timer_fn fn,
+					void *opaque);
 	void (*timer_arm)(struct hyve_timer *t, uint64_t deadline_ns);
 	void (*timer_disarm)(struct hyve_timer *t);
 	void (*timer_free)(struct hyve_timer *t);

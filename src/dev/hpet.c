@@ -23,77 +23,76 @@
 #include "hyve/hpet.h"
 #include "hyve/machine.h"
 
-#define HPET_REG_CAP 0x000
-#define HPET_REG_CONFIG 0x010
-#define HPET_REG_STATUS 0x020
-#define HPET_REG_COUNTER 0x0f0
-#define HPET_REG_TIMER0 0x100
+#define HPET_REG_CAP	  0x000
+#define HPET_REG_CONFIG	  0x010
+#define HPET_REG_STATUS	  0x020
+#define HPET_REG_COUNTER  0x0f0
+#define HPET_REG_TIMER0	  0x100
 #define HPET_TIMER_STRIDE 0x20
 
 #define HPET_CFG_ENABLE 0x1ULL
 #define HPET_CFG_LEGACY 0x2ULL
 
-#define HPET_TN_LEVEL (1ULL << 1)
-#define HPET_TN_ENABLE (1ULL << 2)
-#define HPET_TN_PERIODIC (1ULL << 3)
-#define HPET_TN_PER_CAP (1ULL << 4)
-#define HPET_TN_SIZE_CAP (1ULL << 5)
-#define HPET_TN_VAL_SET (1ULL << 6)
-#define HPET_TN_32BIT (1ULL << 8)
+#define HPET_TN_LEVEL	    (1ULL << 1)
+#define HPET_TN_ENABLE	    (1ULL << 2)
+#define HPET_TN_PERIODIC    (1ULL << 3)
+#define HPET_TN_PER_CAP	    (1ULL << 4)
+#define HPET_TN_SIZE_CAP    (1ULL << 5)
+#define HPET_TN_VAL_SET	    (1ULL << 6)
+#define HPET_TN_32BIT	    (1ULL << 8)
 #define HPET_TN_ROUTE_SHIFT 9
-#define HPET_TN_ROUTE (0x1fULL << HPET_TN_ROUTE_SHIFT)
+#define HPET_TN_ROUTE	    (0x1fULL << HPET_TN_ROUTE_SHIFT)
 #define HPET_TN_WRITABLE                                                       \
 	(HPET_TN_LEVEL | HPET_TN_ENABLE | HPET_TN_PERIODIC | HPET_TN_VAL_SET | \
 	 HPET_TN_32BIT | HPET_TN_ROUTE)
 /* Every timer: periodic capable, 64-bit, no FSB delivery. */
-#define HPET_TN_CAPS (HPET_TN_PER_CAP | HPET_TN_SIZE_CAP | (uint64_t)HPET_ROUTE_CAP << 32)
+#define HPET_TN_CAPS                                                           \
+	(HPET_TN_PER_CAP | HPET_TN_SIZE_CAP | (uint64_t)HPET_ROUTE_CAP << 32)
 
-#define HPET_MIN_REARM_NS 100000LL
+#define HPET_MIN_REARM_NS   100000LL
 #define HPET_MAX_WAIT_TICKS (1ULL << 46) /* re-check at least every ~8 days */
-#define HPET_NR_GSI 24
+#define HPET_NR_GSI	    24
 
 struct hpet_timer_state {
-	uint64_t config;  /* HPET_TN_WRITABLE bits */
-	uint64_t cmp;     /* next match */
-	uint64_t period;  /* periodic mode: added to cmp at each match */
+	uint64_t config; /* HPET_TN_WRITABLE bits */
+	uint64_t cmp;	 /* next match */
+	uint64_t period; /* periodic mode: added to cmp at each match */
 };
 
 static const struct state_field hpet_timer_fields[] = {
-	FIELD_U64(struct hpet_timer_state, config, 1),
-	FIELD_U64(struct hpet_timer_state, cmp, 1),
-	FIELD_U64(struct hpet_timer_state, period, 1),
-	FIELD_END
-};
+    FIELD_U64(struct hpet_timer_state, config, 1),
+    FIELD_U64(struct hpet_timer_state, cmp, 1),
+    FIELD_U64(struct hpet_timer_state, period, 1), FIELD_END};
 
 static const struct state_desc hpet_timer_desc =
-	STATE_DESC("hpet_timer", struct hpet_timer_state, 1, hpet_timer_fields);
+    STATE_DESC("hpet_timer", struct hpet_timer_state, 1, hpet_timer_fields);
 
 struct hpet_state {
-	uint64_t config;        /* ENABLE_CNF, LEG_RT_CNF */
-	uint64_t isr;           /* level-triggered interrupt status */
-	uint64_t counter;       /* main counter at clock_base_ns */
+	uint64_t config;	/* ENABLE_CNF, LEG_RT_CNF */
+	uint64_t isr;		/* level-triggered interrupt status */
+	uint64_t counter;	/* main counter at clock_base_ns */
 	uint64_t clock_base_ns; /* guest clock instant of `counter` */
 	struct hpet_timer_state timers[HPET_NUM_TIMERS];
 };
 
 static const struct state_field hpet_fields[] = {
-	FIELD_U64(struct hpet_state, config, 1),
-	FIELD_U64(struct hpet_state, isr, 1),
-	FIELD_U64(struct hpet_state, counter, 1),
-	FIELD_U64(struct hpet_state, clock_base_ns, 1),
-	FIELD_STRUCT_ARRAY(struct hpet_state, timers, struct hpet_timer_state, hpet_timer_desc, 1),
-	FIELD_END
-};
+    FIELD_U64(struct hpet_state, config, 1),
+    FIELD_U64(struct hpet_state, isr, 1),
+    FIELD_U64(struct hpet_state, counter, 1),
+    FIELD_U64(struct hpet_state, clock_base_ns, 1),
+    FIELD_STRUCT_ARRAY(struct hpet_state, timers, struct hpet_timer_state,
+		       hpet_timer_desc, 1),
+    FIELD_END};
 
 static const struct state_desc hpet_state_desc =
-	STATE_DESC("hpet", struct hpet_state, 1, hpet_fields);
+    STATE_DESC("hpet", struct hpet_state, 1, hpet_fields);
 
 struct hpet {
 	pthread_mutex_t lock;
 	struct machine *m;
 	struct hyve_timer *timer;
-	uint64_t armed_at;          /* 0 = disarmed */
-	bool line[HPET_NR_GSI];     /* GSIs this device holds high */
+	uint64_t armed_at;	/* 0 = disarmed */
+	bool line[HPET_NR_GSI]; /* GSIs this device holds high */
 	struct hpet_state s;
 };
 
@@ -113,7 +112,8 @@ static uint64_t hpet_counter_at(const struct hpet_state *s, uint64_t now)
 
 static int hpet_timer_gsi(const struct hpet_state *s, unsigned n)
 {
-	unsigned route = (unsigned)((s->timers[n].config & HPET_TN_ROUTE) >> HPET_TN_ROUTE_SHIFT);
+	unsigned route = (unsigned)((s->timers[n].config & HPET_TN_ROUTE) >>
+				    HPET_TN_ROUTE_SHIFT);
 
 	if ((s->config & HPET_CFG_LEGACY) && n < 2)
 		return n == 0 ? 0 : 8;
@@ -123,7 +123,8 @@ static int hpet_timer_gsi(const struct hpet_state *s, unsigned n)
 /* Ticks from `from` to the comparator's next match, 1..2^32 or 1..2^64-1
  * (a 32-bit comparator matches the low half of the counter).  A 32-bit
  * one-shot also interrupts when the low half wraps (HPET spec 2.3.9.2.1). */
-static uint64_t hpet_ticks_to_match(const struct hpet_timer_state *t, uint64_t from)
+static uint64_t hpet_ticks_to_match(const struct hpet_timer_state *t,
+				    uint64_t from)
 {
 	uint64_t d;
 
@@ -162,7 +163,8 @@ static void hpet_fire(struct hpet *h, unsigned n)
 static void hpet_advance(struct hpet *h, uint64_t now)
 {
 	struct hpet_state *s = &h->s;
-	uint64_t old = s->counter, new = hpet_counter_at(s, now), span = new - old;
+	uint64_t old = s->counter, new = hpet_counter_at(s, now),
+		 span = new - old;
 
 	if (span == 0)
 		return;
@@ -190,7 +192,7 @@ static void hpet_advance(struct hpet *h, uint64_t now)
 static void hpet_update_lines(struct hpet *h, bool force)
 {
 	const struct hpet_state *s = &h->s;
-	bool want[HPET_NR_GSI] = { false }, used[HPET_NR_GSI] = { false };
+	bool want[HPET_NR_GSI] = {false}, used[HPET_NR_GSI] = {false};
 
 	for (unsigned n = 0; n < HPET_NUM_TIMERS; n++) {
 		int gsi = hpet_timer_gsi(s, n);
@@ -199,7 +201,8 @@ static void hpet_update_lines(struct hpet *h, bool force)
 		if (gsi < 0)
 			continue;
 		used[gsi] = true;
-		if ((cfg & HPET_TN_LEVEL) && (cfg & HPET_TN_ENABLE) && (s->isr & (1ULL << n)))
+		if ((cfg & HPET_TN_LEVEL) && (cfg & HPET_TN_ENABLE) &&
+		    (s->isr & (1ULL << n)))
 			want[gsi] = true;
 	}
 	for (unsigned gsi = 0; gsi < HPET_NR_GSI; gsi++) {
@@ -266,11 +269,11 @@ static void hpet_timer_fired(void *opaque)
 
 /* --- legacy replacement --- */
 
-static void hpet_tell_legacy(struct hpet *h, bool on)
+static void hpet_tell_legacy(struct hpet *h, bool on, bool pit_too)
 {
 	struct device *rtc = machine_find_device(h->m, "rtc", 0);
 
-	if (dev_host->pit_set_hpet_legacy(h->m, on) < 0) {
+	if (pit_too && dev_host->pit_set_hpet_legacy(h->m, on) < 0) {
 		/* No in-kernel PIT (unit tests): nothing to silence. */
 	}
 	if (rtc)
@@ -293,8 +296,10 @@ static uint64_t hpet_reg_read(struct hpet *h, unsigned reg)
 	case HPET_REG_COUNTER:
 		return s->counter;
 	}
-	if (reg >= HPET_REG_TIMER0 && reg < HPET_REG_TIMER0 + HPET_NUM_TIMERS * HPET_TIMER_STRIDE) {
-		const struct hpet_timer_state *t = &s->timers[(reg - HPET_REG_TIMER0) / HPET_TIMER_STRIDE];
+	if (reg >= HPET_REG_TIMER0 &&
+	    reg < HPET_REG_TIMER0 + HPET_NUM_TIMERS * HPET_TIMER_STRIDE) {
+		const struct hpet_timer_state *t =
+		    &s->timers[(reg - HPET_REG_TIMER0) / HPET_TIMER_STRIDE];
 
 		switch ((reg - HPET_REG_TIMER0) % HPET_TIMER_STRIDE) {
 		case 0:
@@ -318,7 +323,8 @@ static void hpet_write_config(struct hpet *h, uint64_t v, uint64_t mask)
 	struct hpet_state *s = &h->s;
 	uint64_t old = s->config;
 
-	s->config = hpet_merge(old, v, mask) & (HPET_CFG_ENABLE | HPET_CFG_LEGACY);
+	s->config =
+	    hpet_merge(old, v, mask) & (HPET_CFG_ENABLE | HPET_CFG_LEGACY);
 	/* Counting (re)starts from the counter's value now. */
 	if ((s->config & HPET_CFG_ENABLE) && !(old & HPET_CFG_ENABLE))
 		s->clock_base_ns = dev_host->clock_ns(h->m);
@@ -328,17 +334,19 @@ static void hpet_write_config(struct hpet *h, uint64_t v, uint64_t mask)
 		/* Take IRQ 0/8 over only after their owners let go, and
 		 * hand them back only after lowering them. */
 		if (on)
-			hpet_tell_legacy(h, true);
+			hpet_tell_legacy(h, true, true);
 		hpet_update_lines(h, false);
 		if (!on)
-			hpet_tell_legacy(h, false);
+			hpet_tell_legacy(h, false, true);
 	}
 }
 
-static void hpet_write_timer_config(struct hpet_timer_state *t, uint64_t v, uint64_t mask)
+static void hpet_write_timer_config(struct hpet_timer_state *t, uint64_t v,
+				    uint64_t mask)
 {
 	uint64_t cfg = hpet_merge(t->config, v, mask) & HPET_TN_WRITABLE;
-	unsigned route = (unsigned)((cfg & HPET_TN_ROUTE) >> HPET_TN_ROUTE_SHIFT);
+	unsigned route =
+	    (unsigned)((cfg & HPET_TN_ROUTE) >> HPET_TN_ROUTE_SHIFT);
 
 	/* A route outside Tn_INT_ROUTE_CAP is not taken. */
 	if (!(HPET_ROUTE_CAP & (1U << route)))
@@ -350,7 +358,8 @@ static void hpet_write_timer_config(struct hpet_timer_state *t, uint64_t v, uint
 	}
 }
 
-static void hpet_write_cmp(struct hpet_timer_state *t, uint64_t v, uint64_t mask)
+static void hpet_write_cmp(struct hpet_timer_state *t, uint64_t v,
+			   uint64_t mask)
 {
 	/* Periodic mode: a write sets the period (the value added at each
 	 * match); with Tn_VAL_SET_CNF it also sets the comparator itself,
@@ -366,7 +375,8 @@ static void hpet_write_cmp(struct hpet_timer_state *t, uint64_t v, uint64_t mask
 	t->config &= ~HPET_TN_VAL_SET;
 }
 
-static void hpet_reg_write(struct hpet *h, unsigned reg, uint64_t v, uint64_t mask, uint64_t now)
+static void hpet_reg_write(struct hpet *h, unsigned reg, uint64_t v,
+			   uint64_t mask, uint64_t now)
 {
 	struct hpet_state *s = &h->s;
 
@@ -384,8 +394,10 @@ static void hpet_reg_write(struct hpet *h, unsigned reg, uint64_t v, uint64_t ma
 		s->clock_base_ns = now;
 		return;
 	}
-	if (reg >= HPET_REG_TIMER0 && reg < HPET_REG_TIMER0 + HPET_NUM_TIMERS * HPET_TIMER_STRIDE) {
-		struct hpet_timer_state *t = &s->timers[(reg - HPET_REG_TIMER0) / HPET_TIMER_STRIDE];
+	if (reg >= HPET_REG_TIMER0 &&
+	    reg < HPET_REG_TIMER0 + HPET_NUM_TIMERS * HPET_TIMER_STRIDE) {
+		struct hpet_timer_state *t =
+		    &s->timers[(reg - HPET_REG_TIMER0) / HPET_TIMER_STRIDE];
 
 		switch ((reg - HPET_REG_TIMER0) % HPET_TIMER_STRIDE) {
 		case 0:
@@ -400,7 +412,8 @@ static void hpet_reg_write(struct hpet *h, unsigned reg, uint64_t v, uint64_t ma
 	}
 }
 
-static void hpet_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
+static void hpet_mmio(void *opaque, uint64_t offset, uint8_t *data,
+		      unsigned len, bool is_write)
 {
 	struct hpet *h = opaque;
 	uint64_t now;
@@ -412,7 +425,8 @@ static void hpet_mmio(void *opaque, uint64_t offset, uint8_t *data, unsigned len
 	 * sees its bytes and a mask of which ones were written. */
 	for (unsigned i = 0; i < len;) {
 		uint64_t pos = offset + i;
-		unsigned reg = (unsigned)(pos & ~7ULL), lane = (unsigned)(pos & 7), n = 8 - lane;
+		unsigned reg = (unsigned)(pos & ~7ULL),
+			 lane = (unsigned)(pos & 7), n = 8 - lane;
 
 		if (pos >= HPET_LEN)
 			break;
@@ -458,7 +472,7 @@ static void hpet_reset(struct device *dev)
 	hpet_reset_state(&h->s);
 	hpet_update_lines(h, false);
 	if (was_legacy)
-		hpet_tell_legacy(h, false);
+		hpet_tell_legacy(h, false, true);
 	hpet_schedule(h, 0);
 	pthread_mutex_unlock(&h->lock);
 }
@@ -476,8 +490,8 @@ static void hpet_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-static int hpet_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-		       struct hyve_err *err)
+static int hpet_create(struct machine *m, struct device *dev,
+		       const struct dev_opts *opts, struct hyve_err *err)
 {
 	struct hpet *h = calloc(1, sizeof(*h));
 	int ret;
@@ -494,7 +508,8 @@ static int hpet_create(struct machine *m, struct device *dev, const struct dev_o
 		ret = err_set(err, ENOMEM, "hpet: cannot create its timer");
 		goto out_destroy;
 	}
-	ret = bus_register(&m->mmio, HPET_BASE, HPET_LEN, hpet_mmio, h, "hpet", err);
+	ret = bus_register(&m->mmio, HPET_BASE, HPET_LEN, hpet_mmio, h, "hpet",
+			   err);
 	if (ret < 0)
 		goto out_destroy;
 	return 0;
@@ -520,26 +535,36 @@ static int hpet_check(const void *staged, struct hyve_err *err)
 {
 	const struct hpet_state *s = staged;
 
-	if (s->config & ~(HPET_CFG_ENABLE | HPET_CFG_LEGACY) || s->isr >> HPET_NUM_TIMERS)
-		return err_set(err, EINVAL, "hpet: reserved bits in config 0x%llx or status 0x%llx",
-			       (unsigned long long)s->config, (unsigned long long)s->isr);
+	if (s->config & ~(HPET_CFG_ENABLE | HPET_CFG_LEGACY) ||
+	    s->isr >> HPET_NUM_TIMERS)
+		return err_set(
+		    err, EINVAL,
+		    "hpet: reserved bits in config 0x%llx or status 0x%llx",
+		    (unsigned long long)s->config, (unsigned long long)s->isr);
 	if (s->clock_base_ns > (1ULL << 62))
 		return err_set(err, EINVAL, "hpet: clock base out of range");
 	for (unsigned n = 0; n < HPET_NUM_TIMERS; n++) {
 		const struct hpet_timer_state *t = &s->timers[n];
-		unsigned route = (unsigned)((t->config & HPET_TN_ROUTE) >> HPET_TN_ROUTE_SHIFT);
+		unsigned route = (unsigned)((t->config & HPET_TN_ROUTE) >>
+					    HPET_TN_ROUTE_SHIFT);
 
-		if (t->config & ~HPET_TN_WRITABLE || (route && !(HPET_ROUTE_CAP & (1U << route))))
-			return err_set(err, EINVAL, "hpet: timer %u config 0x%llx invalid", n,
-				       (unsigned long long)t->config);
-		if ((t->config & HPET_TN_32BIT) && (t->cmp >> 32 || t->period >> 32))
-			return err_set(err, EINVAL, "hpet: timer %u is 32-bit but holds 64-bit values",
-				       n);
+		if (t->config & ~HPET_TN_WRITABLE ||
+		    (route && !(HPET_ROUTE_CAP & (1U << route))))
+			return err_set(err, EINVAL,
+				       "hpet: timer %u config 0x%llx invalid",
+				       n, (unsigned long long)t->config);
+		if ((t->config & HPET_TN_32BIT) &&
+		    (t->cmp >> 32 || t->period >> 32))
+			return err_set(
+			    err, EINVAL,
+			    "hpet: timer %u is 32-bit but holds 64-bit values",
+			    n);
 	}
 	return 0;
 }
 
-static int hpet_load(struct device *dev, const void *staged, struct hyve_err *err)
+static int hpet_load(struct device *dev, const void *staged,
+		     struct hyve_err *err)
 {
 	struct hpet *h = dev->priv;
 
@@ -556,7 +581,9 @@ static int hpet_post_load(struct device *dev, struct hyve_err *err)
 
 	(void)err;
 	pthread_mutex_lock(&h->lock);
-	hpet_tell_legacy(h, h->s.config & HPET_CFG_LEGACY);
+	/* The PIT's own section carries KVM_PIT_FLAGS_HPET_LEGACY; only the
+	 * RTC, whose flag is not saved, is told again. */
+	hpet_tell_legacy(h, h->s.config & HPET_CFG_LEGACY, false);
 	hpet_update_lines(h, true);
 	h->armed_at = 0;
 	hpet_schedule(h, 0);
@@ -592,18 +619,18 @@ static unsigned hpet_builtin_count(const struct machine *m)
 }
 
 static const struct device_type hpet_type = {
-	.name = "hpet",
-	.create = hpet_create,
-	.destroy = hpet_destroy,
-	.reset = hpet_reset,
-	.state = &hpet_state_desc,
-	.save = hpet_save,
-	.check = hpet_check,
-	.load = hpet_load,
-	.quiesce = hpet_quiesce,
-	.post_load = hpet_post_load,
-	.resume = hpet_resume,
-	.builtin_count = hpet_builtin_count,
+    .name = "hpet",
+    .create = hpet_create,
+    .destroy = hpet_destroy,
+    .reset = hpet_reset,
+    .state = &hpet_state_desc,
+    .save = hpet_save,
+    .check = hpet_check,
+    .load = hpet_load,
+    .quiesce = hpet_quiesce,
+    .post_load = hpet_post_load,
+    .resume = hpet_resume,
+    .builtin_count = hpet_builtin_count,
 };
 
 DEVICE_TYPE_REGISTER(hpet_type);

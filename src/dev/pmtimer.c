@@ -19,53 +19,53 @@
 #include "hyve/machine.h"
 
 #define PM_TIMER_HZ 3579545ULL
-#define NS_PER_SEC 1000000000ULL
+#define NS_PER_SEC  1000000000ULL
 
-#define PM1_STS_TMR 0x0001
+#define PM1_STS_TMR    0x0001
 #define PM1_STS_PWRBTN 0x0100
-#define PM1_STS_WAK 0x8000
-#define PM1_STS_KEPT (PM1_STS_TMR | PM1_STS_PWRBTN | PM1_STS_WAK)
-#define PM1_EN_TMR 0x0001
-#define PM1_EN_GBL 0x0020
-#define PM1_EN_PWRBTN 0x0100
-#define PM1_EN_SLPBTN 0x0200
-#define PM1_EN_RTC 0x0400
-#define PM1_EN_KEPT (PM1_EN_TMR | PM1_EN_GBL | PM1_EN_PWRBTN | PM1_EN_SLPBTN | PM1_EN_RTC)
-#define PM1_CNT_SCI_EN 0x0001
-#define PM1_CNT_BM_RLD 0x0002
+#define PM1_STS_WAK    0x8000
+#define PM1_STS_KEPT   (PM1_STS_TMR | PM1_STS_PWRBTN | PM1_STS_WAK)
+#define PM1_EN_TMR     0x0001
+#define PM1_EN_GBL     0x0020
+#define PM1_EN_PWRBTN  0x0100
+#define PM1_EN_SLPBTN  0x0200
+#define PM1_EN_RTC     0x0400
+#define PM1_EN_KEPT                                                            \
+	(PM1_EN_TMR | PM1_EN_GBL | PM1_EN_PWRBTN | PM1_EN_SLPBTN | PM1_EN_RTC)
+#define PM1_CNT_SCI_EN	0x0001
+#define PM1_CNT_BM_RLD	0x0002
 #define PM1_CNT_SLP_TYP 0x1c00
-#define PM1_CNT_KEPT (PM1_CNT_SCI_EN | PM1_CNT_BM_RLD | PM1_CNT_SLP_TYP)
+#define PM1_CNT_KEPT	(PM1_CNT_SCI_EN | PM1_CNT_BM_RLD | PM1_CNT_SLP_TYP)
 
 /* Offsets in the 12 ports from ACPI_PM1A_EVT_BLK. */
 #define PM_OFF_STS 0
-#define PM_OFF_EN 2
+#define PM_OFF_EN  2
 #define PM_OFF_CNT 4
 #define PM_OFF_TMR 8
-#define PM_PORTS 12
+#define PM_PORTS   12
 
 _Static_assert(ACPI_PM1A_CNT_BLK == ACPI_PM1A_EVT_BLK + PM_OFF_CNT &&
-		       ACPI_PM_TMR_BLK == ACPI_PM1A_EVT_BLK + PM_OFF_TMR,
+		   ACPI_PM_TMR_BLK == ACPI_PM1A_EVT_BLK + PM_OFF_TMR,
 	       "PM1 blocks must be laid out as this model expects");
 
 struct pmtimer_state {
-	uint64_t clock_base_ns;   /* guest clock when the counter read 0 */
-	uint64_t toggles_seen;    /* bit-31 toggles accounted into TMR_STS */
+	uint64_t clock_base_ns; /* guest clock when the counter read 0 */
+	uint64_t toggles_seen;	/* bit-31 toggles accounted into TMR_STS */
 	uint16_t pm1_sts;
 	uint16_t pm1_en;
 	uint16_t pm1_cnt;
 };
 
 static const struct state_field pmtimer_fields[] = {
-	FIELD_U64(struct pmtimer_state, clock_base_ns, 1),
-	FIELD_U64(struct pmtimer_state, toggles_seen, 1),
-	FIELD_U16(struct pmtimer_state, pm1_sts, 1),
-	FIELD_U16(struct pmtimer_state, pm1_en, 1),
-	FIELD_U16(struct pmtimer_state, pm1_cnt, 1),
-	FIELD_END
-};
+    FIELD_U64(struct pmtimer_state, clock_base_ns, 1),
+    FIELD_U64(struct pmtimer_state, toggles_seen, 1),
+    FIELD_U16(struct pmtimer_state, pm1_sts, 1),
+    FIELD_U16(struct pmtimer_state, pm1_en, 1),
+    FIELD_U16(struct pmtimer_state, pm1_cnt, 1),
+    FIELD_END};
 
 static const struct state_desc pmtimer_state_desc =
-	STATE_DESC("pmtimer", struct pmtimer_state, 1, pmtimer_fields);
+    STATE_DESC("pmtimer", struct pmtimer_state, 1, pmtimer_fields);
 
 struct pmtimer {
 	pthread_mutex_t lock;
@@ -81,14 +81,17 @@ static uint64_t pmtimer_ticks(const struct pmtimer_state *s, uint64_t now)
 {
 	uint64_t d = now > s->clock_base_ns ? now - s->clock_base_ns : 0;
 
-	return d / NS_PER_SEC * PM_TIMER_HZ + d % NS_PER_SEC * PM_TIMER_HZ / NS_PER_SEC;
+	return d / NS_PER_SEC * PM_TIMER_HZ +
+	       d % NS_PER_SEC * PM_TIMER_HZ / NS_PER_SEC;
 }
 
 /* Guest-clock instant at which the tick count reaches `ticks`. */
-static uint64_t pmtimer_ticks_to_clock(const struct pmtimer_state *s, uint64_t ticks)
+static uint64_t pmtimer_ticks_to_clock(const struct pmtimer_state *s,
+				       uint64_t ticks)
 {
 	return s->clock_base_ns + ticks / PM_TIMER_HZ * NS_PER_SEC +
-	       (ticks % PM_TIMER_HZ * NS_PER_SEC + PM_TIMER_HZ - 1) / PM_TIMER_HZ;
+	       (ticks % PM_TIMER_HZ * NS_PER_SEC + PM_TIMER_HZ - 1) /
+		   PM_TIMER_HZ;
 }
 
 static void pmtimer_account(struct pmtimer_state *s, uint64_t now)
@@ -106,7 +109,8 @@ static void pmtimer_update(struct pmtimer *p, bool force)
 	uint64_t deadline = 0;
 
 	struct pmtimer_state *s = &p->s;
-	uint16_t pending = s->pm1_sts & s->pm1_en & (PM1_STS_TMR | PM1_STS_PWRBTN);
+	uint16_t pending =
+	    s->pm1_sts & s->pm1_en & (PM1_STS_TMR | PM1_STS_PWRBTN);
 	bool level = pending && (s->pm1_cnt & PM1_CNT_SCI_EN);
 
 	if (level != p->sci_level || force) {
@@ -116,7 +120,8 @@ static void pmtimer_update(struct pmtimer *p, bool force)
 	/* Only an enabled, not yet pending timer event needs a host timer:
 	 * the next toggle is at most ~600 s away. */
 	if ((s->pm1_en & PM1_EN_TMR) && !(s->pm1_sts & PM1_STS_TMR))
-		deadline = pmtimer_ticks_to_clock(s, (s->toggles_seen + 1) << 31);
+		deadline =
+		    pmtimer_ticks_to_clock(s, (s->toggles_seen + 1) << 31);
 	if (deadline == p->armed_at)
 		return; /* the PM timer is read often: no syscall per read */
 	p->armed_at = deadline;
@@ -158,7 +163,8 @@ static uint16_t pmtimer_reg_read(struct pmtimer *p, unsigned reg, uint64_t now)
 }
 
 /* A write of `v` to the bytes of 16-bit register `reg` selected by mask. */
-static void pmtimer_reg_write(struct pmtimer *p, unsigned reg, uint16_t v, uint16_t mask)
+static void pmtimer_reg_write(struct pmtimer *p, unsigned reg, uint16_t v,
+			      uint16_t mask)
 {
 	struct pmtimer_state *s = &p->s;
 
@@ -167,14 +173,16 @@ static void pmtimer_reg_write(struct pmtimer *p, unsigned reg, uint16_t v, uint1
 		s->pm1_sts &= ~(v & mask & PM1_STS_KEPT); /* write 1 to clear */
 		break;
 	case PM_OFF_EN:
-		s->pm1_en = (uint16_t)((s->pm1_en & ~mask) | (v & mask & PM1_EN_KEPT));
+		s->pm1_en =
+		    (uint16_t)((s->pm1_en & ~mask) | (v & mask & PM1_EN_KEPT));
 		break;
 	case PM_OFF_CNT:
-		s->pm1_cnt = (uint16_t)((s->pm1_cnt & ~mask) | (v & mask & PM1_CNT_KEPT));
+		s->pm1_cnt = (uint16_t)((s->pm1_cnt & ~mask) |
+					(v & mask & PM1_CNT_KEPT));
 		s->pm1_cnt |= PM1_CNT_SCI_EN;
 		if ((v & mask & ACPI_PM1_CNT_SLP_EN) &&
-		    ((s->pm1_cnt & PM1_CNT_SLP_TYP) >> ACPI_PM1_CNT_SLP_TYP_SHIFT) ==
-			    ACPI_SLP_TYP_S5)
+		    ((s->pm1_cnt & PM1_CNT_SLP_TYP) >>
+		     ACPI_PM1_CNT_SLP_TYP_SHIFT) == ACPI_SLP_TYP_S5)
 			dev_host->request_exit(p->m, HYVE_EXIT_POWEROFF,
 					       "guest powered off (ACPI S5)");
 		/* Other sleep states are not offered by the DSDT: ignored. */
@@ -184,7 +192,8 @@ static void pmtimer_reg_write(struct pmtimer *p, unsigned reg, uint16_t v, uint1
 	}
 }
 
-static void pmtimer_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
+static void pmtimer_pio(void *opaque, uint64_t offset, uint8_t *data,
+			unsigned len, bool is_write)
 {
 	struct pmtimer *p = opaque;
 	uint64_t now;
@@ -195,7 +204,8 @@ static void pmtimer_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned l
 	/* Each 16-bit register sees the bytes of the access that fall in
 	 * it, so byte, word and dword accesses at any offset behave alike. */
 	for (unsigned i = 0; i < len;) {
-		unsigned pos = (unsigned)offset + i, reg = pos & ~1u, lane = pos & 1;
+		unsigned pos = (unsigned)offset + i, reg = pos & ~1u,
+			 lane = pos & 1;
 		unsigned n = (lane == 0 && i + 1 < len) ? 2 : 1;
 
 		if (pos >= PM_PORTS)
@@ -204,7 +214,8 @@ static void pmtimer_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned l
 			uint16_t v = 0, mask = 0;
 
 			for (unsigned b = 0; b < n; b++) {
-				v |= (uint16_t)(data[i + b] << (8 * (lane + b)));
+				v |=
+				    (uint16_t)(data[i + b] << (8 * (lane + b)));
 				mask |= (uint16_t)(0xff << (8 * (lane + b)));
 			}
 			pmtimer_reg_write(p, reg, v, mask);
@@ -262,8 +273,8 @@ static void pmtimer_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-static int pmtimer_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-			  struct hyve_err *err)
+static int pmtimer_create(struct machine *m, struct device *dev,
+			  const struct dev_opts *opts, struct hyve_err *err)
 {
 	struct pmtimer *p = calloc(1, sizeof(*p));
 	int ret;
@@ -280,7 +291,8 @@ static int pmtimer_create(struct machine *m, struct device *dev, const struct de
 		goto out_destroy;
 	}
 	pmtimer_reset_state(p);
-	ret = bus_register(&m->pio, ACPI_PM1A_EVT_BLK, PM_PORTS, pmtimer_pio, p, "pmtimer", err);
+	ret = bus_register(&m->pio, ACPI_PM1A_EVT_BLK, PM_PORTS, pmtimer_pio, p,
+			   "pmtimer", err);
 	if (ret < 0)
 		goto out_destroy;
 	return 0;
@@ -307,14 +319,18 @@ static int pmtimer_check(const void *staged, struct hyve_err *err)
 
 	if ((s->pm1_sts & ~PM1_STS_KEPT) || (s->pm1_en & ~PM1_EN_KEPT) ||
 	    (s->pm1_cnt & ~PM1_CNT_KEPT) || !(s->pm1_cnt & PM1_CNT_SCI_EN))
-		return err_set(err, EINVAL, "pmtimer: reserved bits in PM1 status 0x%x, enable 0x%x "
-			       "or control 0x%x", s->pm1_sts, s->pm1_en, s->pm1_cnt);
+		return err_set(
+		    err, EINVAL,
+		    "pmtimer: reserved bits in PM1 status 0x%x, enable 0x%x "
+		    "or control 0x%x",
+		    s->pm1_sts, s->pm1_en, s->pm1_cnt);
 	if (s->clock_base_ns > (1ULL << 62) || s->toggles_seen > (1ULL << 32))
 		return err_set(err, EINVAL, "pmtimer: time base out of range");
 	return 0;
 }
 
-static int pmtimer_load(struct device *dev, const void *staged, struct hyve_err *err)
+static int pmtimer_load(struct device *dev, const void *staged,
+			struct hyve_err *err)
 {
 	struct pmtimer *p = dev->priv;
 
@@ -364,18 +380,18 @@ static unsigned pmtimer_builtin_count(const struct machine *m)
 }
 
 static const struct device_type pmtimer_type = {
-	.name = "pmtimer",
-	.create = pmtimer_create,
-	.destroy = pmtimer_destroy,
-	.reset = pmtimer_reset,
-	.state = &pmtimer_state_desc,
-	.save = pmtimer_save,
-	.check = pmtimer_check,
-	.load = pmtimer_load,
-	.quiesce = pmtimer_quiesce,
-	.post_load = pmtimer_post_load,
-	.resume = pmtimer_resume,
-	.builtin_count = pmtimer_builtin_count,
+    .name = "pmtimer",
+    .create = pmtimer_create,
+    .destroy = pmtimer_destroy,
+    .reset = pmtimer_reset,
+    .state = &pmtimer_state_desc,
+    .save = pmtimer_save,
+    .check = pmtimer_check,
+    .load = pmtimer_load,
+    .quiesce = pmtimer_quiesce,
+    .post_load = pmtimer_post_load,
+    .resume = pmtimer_resume,
+    .builtin_count = pmtimer_builtin_count,
 };
 
 DEVICE_TYPE_REGISTER(pmtimer_type);

@@ -14,9 +14,9 @@
 #include "dev/dev_host.h"
 #include "hyve/machine.h"
 
-#define RESET_CF9_PORT 0xcf9
-#define RESET_CF9_SYS_RST 0x02
-#define RESET_CF9_RST_CPU 0x04
+#define RESET_CF9_PORT	   0xcf9
+#define RESET_CF9_SYS_RST  0x02
+#define RESET_CF9_RST_CPU  0x04
 #define RESET_CF9_FULL_RST 0x08
 
 /* --- Reset Control register (Intel ICH/PCH datasheets: RST_CNT) --- */
@@ -26,12 +26,10 @@ struct reset_cf9_state {
 };
 
 static const struct state_field reset_cf9_fields[] = {
-	FIELD_U8(struct reset_cf9_state, value, 1),
-	FIELD_END
-};
+    FIELD_U8(struct reset_cf9_state, value, 1), FIELD_END};
 
 static const struct state_desc reset_cf9_desc =
-	STATE_DESC("reset-control", struct reset_cf9_state, 1, reset_cf9_fields);
+    STATE_DESC("reset-control", struct reset_cf9_state, 1, reset_cf9_fields);
 
 struct reset_cf9 {
 	pthread_mutex_t lock;
@@ -39,8 +37,8 @@ struct reset_cf9 {
 	struct reset_cf9_state s;
 };
 
-static void reset_cf9_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-			  bool is_write)
+static void reset_cf9_pio(void *opaque, uint64_t offset, uint8_t *data,
+			  unsigned len, bool is_write)
 {
 	struct reset_cf9 *r = opaque;
 
@@ -60,8 +58,8 @@ static void reset_cf9_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned
 	pthread_mutex_unlock(&r->lock);
 }
 
-static int reset_cf9_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-			    struct hyve_err *err)
+static int reset_cf9_create(struct machine *m, struct device *dev,
+			    const struct dev_opts *opts, struct hyve_err *err)
 {
 	struct reset_cf9 *r = calloc(1, sizeof(*r));
 	int ret;
@@ -71,7 +69,8 @@ static int reset_cf9_create(struct machine *m, struct device *dev, const struct 
 		return err_set(err, ENOMEM, "reset-control: out of memory");
 	pthread_mutex_init(&r->lock, NULL);
 	r->m = m;
-	ret = bus_register(&m->pio, RESET_CF9_PORT, 1, reset_cf9_pio, r, "reset-control", err);
+	ret = bus_register(&m->pio, RESET_CF9_PORT, 1, reset_cf9_pio, r,
+			   "reset-control", err);
 	if (ret < 0) {
 		pthread_mutex_destroy(&r->lock);
 		free(r);
@@ -117,11 +116,14 @@ static int reset_cf9_check(const void *staged, struct hyve_err *err)
 	const struct reset_cf9_state *s = staged;
 
 	if (s->value & ~(RESET_CF9_SYS_RST | RESET_CF9_FULL_RST))
-		return err_set(err, EINVAL, "reset-control: value 0x%x has reserved bits", s->value);
+		return err_set(err, EINVAL,
+			       "reset-control: value 0x%x has reserved bits",
+			       s->value);
 	return 0;
 }
 
-static int reset_cf9_load(struct device *dev, const void *staged, struct hyve_err *err)
+static int reset_cf9_load(struct device *dev, const void *staged,
+			  struct hyve_err *err)
 {
 	struct reset_cf9 *r = dev->priv;
 
@@ -139,15 +141,15 @@ static unsigned reset_builtin_one(const struct machine *m)
 }
 
 static const struct device_type reset_cf9_type = {
-	.name = "reset-control",
-	.create = reset_cf9_create,
-	.destroy = reset_cf9_destroy,
-	.reset = reset_cf9_reset,
-	.state = &reset_cf9_desc,
-	.save = reset_cf9_save,
-	.check = reset_cf9_check,
-	.load = reset_cf9_load,
-	.builtin_count = reset_builtin_one,
+    .name = "reset-control",
+    .create = reset_cf9_create,
+    .destroy = reset_cf9_destroy,
+    .reset = reset_cf9_reset,
+    .state = &reset_cf9_desc,
+    .save = reset_cf9_save,
+    .check = reset_cf9_check,
+    .load = reset_cf9_load,
+    .builtin_count = reset_builtin_one,
 };
 
 DEVICE_TYPE_REGISTER(reset_cf9_type);
@@ -155,15 +157,15 @@ DEVICE_TYPE_REGISTER(reset_cf9_type);
 /* --- 8042 keyboard controller (IBM PC/AT Technical Reference, 8042) --- */
 
 #define I8042_DATA_PORT 0x60
-#define I8042_CMD_PORT 0x64
+#define I8042_CMD_PORT	0x64
 
-#define I8042_STR_OBF 0x01
-#define I8042_STR_SYS 0x04
-#define I8042_STR_CMD 0x08 /* last write went to the command port */
-#define I8042_STR_INH 0x10 /* keyboard not inhibited */
-#define I8042_STR_AUXOBF 0x20
+#define I8042_STR_OBF	  0x01
+#define I8042_STR_SYS	  0x04
+#define I8042_STR_CMD	  0x08 /* last write went to the command port */
+#define I8042_STR_INH	  0x10 /* keyboard not inhibited */
+#define I8042_STR_AUXOBF  0x20
 #define I8042_STR_TIMEOUT 0x40
-#define I8042_STR_KEPT (I8042_STR_SYS | I8042_STR_CMD | I8042_STR_TIMEOUT)
+#define I8042_STR_KEPT	  (I8042_STR_SYS | I8042_STR_CMD | I8042_STR_TIMEOUT)
 
 #define I8042_CTR_KBDINT 0x01
 #define I8042_CTR_AUXINT 0x02
@@ -171,13 +173,18 @@ DEVICE_TYPE_REGISTER(reset_cf9_type);
 #define I8042_CTR_AUXDIS 0x20
 
 #define I8042_OUT_RESET 0x01 /* system reset line, active low */
-#define I8042_OUT_A20 0x02
+#define I8042_OUT_A20	0x02
 
-enum i8042_source { I8042_EMPTY = 0, I8042_FROM_CTRL, I8042_FROM_KBD, I8042_FROM_AUX };
+enum i8042_source {
+	I8042_EMPTY = 0,
+	I8042_FROM_CTRL,
+	I8042_FROM_KBD,
+	I8042_FROM_AUX
+};
 
 struct i8042_state {
-	uint8_t status;  /* I8042_STR_KEPT bits; the rest is derived */
-	uint8_t ctr;     /* controller command byte (internal RAM 0) */
+	uint8_t status; /* I8042_STR_KEPT bits; the rest is derived */
+	uint8_t ctr;	/* controller command byte (internal RAM 0) */
 	uint8_t outport;
 	uint8_t pending; /* command waiting for its data byte, 0 if none */
 	uint8_t out_byte;
@@ -185,17 +192,16 @@ struct i8042_state {
 };
 
 static const struct state_field i8042_fields[] = {
-	FIELD_U8(struct i8042_state, status, 1),
-	FIELD_U8(struct i8042_state, ctr, 1),
-	FIELD_U8(struct i8042_state, outport, 1),
-	FIELD_U8(struct i8042_state, pending, 1),
-	FIELD_U8(struct i8042_state, out_byte, 1),
-	FIELD_U8(struct i8042_state, out_source, 1),
-	FIELD_END
-};
+    FIELD_U8(struct i8042_state, status, 1),
+    FIELD_U8(struct i8042_state, ctr, 1),
+    FIELD_U8(struct i8042_state, outport, 1),
+    FIELD_U8(struct i8042_state, pending, 1),
+    FIELD_U8(struct i8042_state, out_byte, 1),
+    FIELD_U8(struct i8042_state, out_source, 1),
+    FIELD_END};
 
 static const struct state_desc i8042_desc =
-	STATE_DESC("i8042", struct i8042_state, 1, i8042_fields);
+    STATE_DESC("i8042", struct i8042_state, 1, i8042_fields);
 
 struct i8042 {
 	pthread_mutex_t lock;
@@ -206,8 +212,10 @@ struct i8042 {
 
 static void i8042_update_irq(struct i8042 *k, bool force)
 {
-	bool irq1 = k->s.out_source == I8042_FROM_KBD && (k->s.ctr & I8042_CTR_KBDINT);
-	bool irq12 = k->s.out_source == I8042_FROM_AUX && (k->s.ctr & I8042_CTR_AUXINT);
+	bool irq1 =
+	    k->s.out_source == I8042_FROM_KBD && (k->s.ctr & I8042_CTR_KBDINT);
+	bool irq12 =
+	    k->s.out_source == I8042_FROM_AUX && (k->s.ctr & I8042_CTR_AUXINT);
 
 	if (irq1 != k->irq1 || force)
 		dev_host->irq_set(k->m, 1, irq1);
@@ -244,8 +252,8 @@ static void i8042_command(struct i8042 *k, uint8_t cmd)
 		i8042_output(k, cmd == 0x20 ? s->ctr : 0, I8042_FROM_CTRL);
 		return;
 	}
-	if ((cmd >= 0x60 && cmd <= 0x7f) || cmd == 0xd1 || cmd == 0xd2 || cmd == 0xd3 ||
-	    cmd == 0xd4) {
+	if ((cmd >= 0x60 && cmd <= 0x7f) || cmd == 0xd1 || cmd == 0xd2 ||
+	    cmd == 0xd3 || cmd == 0xd4) {
 		s->pending = cmd;
 		return;
 	}
@@ -325,8 +333,8 @@ static uint8_t i8042_status(const struct i8042_state *s)
 	return v;
 }
 
-static void i8042_data_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-			   bool is_write)
+static void i8042_data_pio(void *opaque, uint64_t offset, uint8_t *data,
+			   unsigned len, bool is_write)
 {
 	struct i8042 *k = opaque;
 
@@ -345,8 +353,8 @@ static void i8042_data_pio(void *opaque, uint64_t offset, uint8_t *data, unsigne
 	pthread_mutex_unlock(&k->lock);
 }
 
-static void i8042_cmd_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
-			  bool is_write)
+static void i8042_cmd_pio(void *opaque, uint64_t offset, uint8_t *data,
+			  unsigned len, bool is_write)
 {
 	struct i8042 *k = opaque;
 
@@ -394,8 +402,8 @@ static void i8042_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-static int i8042_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-			struct hyve_err *err)
+static int i8042_create(struct machine *m, struct device *dev,
+			const struct dev_opts *opts, struct hyve_err *err)
 {
 	struct i8042 *k = calloc(1, sizeof(*k));
 	int ret;
@@ -407,9 +415,11 @@ static int i8042_create(struct machine *m, struct device *dev, const struct dev_
 	k->m = m;
 	dev->priv = k;
 	i8042_reset_state(&k->s);
-	ret = bus_register(&m->pio, I8042_DATA_PORT, 1, i8042_data_pio, k, "i8042", err);
+	ret = bus_register(&m->pio, I8042_DATA_PORT, 1, i8042_data_pio, k,
+			   "i8042", err);
 	if (ret == 0)
-		ret = bus_register(&m->pio, I8042_CMD_PORT, 1, i8042_cmd_pio, k, "i8042", err);
+		ret = bus_register(&m->pio, I8042_CMD_PORT, 1, i8042_cmd_pio, k,
+				   "i8042", err);
 	if (ret < 0)
 		i8042_destroy(dev);
 	return ret;
@@ -431,12 +441,15 @@ static int i8042_check(const void *staged, struct hyve_err *err)
 	const struct i8042_state *s = staged;
 
 	if (s->out_source > I8042_FROM_AUX || (s->status & ~I8042_STR_KEPT))
-		return err_set(err, EINVAL, "i8042: output source %u or status 0x%x out of range",
-			       s->out_source, s->status);
+		return err_set(
+		    err, EINVAL,
+		    "i8042: output source %u or status 0x%x out of range",
+		    s->out_source, s->status);
 	return 0;
 }
 
-static int i8042_load(struct device *dev, const void *staged, struct hyve_err *err)
+static int i8042_load(struct device *dev, const void *staged,
+		      struct hyve_err *err)
 {
 	struct i8042 *k = dev->priv;
 
@@ -459,16 +472,16 @@ static int i8042_post_load(struct device *dev, struct hyve_err *err)
 }
 
 static const struct device_type i8042_type = {
-	.name = "i8042",
-	.create = i8042_create,
-	.destroy = i8042_destroy,
-	.reset = i8042_reset,
-	.state = &i8042_desc,
-	.save = i8042_save,
-	.check = i8042_check,
-	.load = i8042_load,
-	.post_load = i8042_post_load,
-	.builtin_count = reset_builtin_one,
+    .name = "i8042",
+    .create = i8042_create,
+    .destroy = i8042_destroy,
+    .reset = i8042_reset,
+    .state = &i8042_desc,
+    .save = i8042_save,
+    .check = i8042_check,
+    .load = i8042_load,
+    .post_load = i8042_post_load,
+    .builtin_count = reset_builtin_one,
 };
 
 DEVICE_TYPE_REGISTER(i8042_type);

@@ -26,65 +26,64 @@
 #include "hyve/machine.h"
 
 #define RTC_PORT 0x70
-#define RTC_IRQ 8
+#define RTC_IRQ	 8
 
-#define RTC_SEC 0x00
-#define RTC_SEC_ALARM 0x01
-#define RTC_MIN 0x02
-#define RTC_MIN_ALARM 0x03
-#define RTC_HOUR 0x04
+#define RTC_SEC	       0x00
+#define RTC_SEC_ALARM  0x01
+#define RTC_MIN	       0x02
+#define RTC_MIN_ALARM  0x03
+#define RTC_HOUR       0x04
 #define RTC_HOUR_ALARM 0x05
-#define RTC_WDAY 0x06
-#define RTC_MDAY 0x07
-#define RTC_MONTH 0x08
-#define RTC_YEAR 0x09
-#define RTC_REG_A 0x0a
-#define RTC_REG_B 0x0b
-#define RTC_REG_C 0x0c
-#define RTC_REG_D 0x0d
-#define RTC_CENTURY 0x32 /* IBM PC convention; the FADT's CENTURY field */
+#define RTC_WDAY       0x06
+#define RTC_MDAY       0x07
+#define RTC_MONTH      0x08
+#define RTC_YEAR       0x09
+#define RTC_REG_A      0x0a
+#define RTC_REG_B      0x0b
+#define RTC_REG_C      0x0c
+#define RTC_REG_D      0x0d
+#define RTC_CENTURY    0x32 /* IBM PC convention; the FADT's CENTURY field */
 
-#define RTC_A_UIP 0x80
-#define RTC_A_DV_SHIFT 4
-#define RTC_A_RS 0x0f
-#define RTC_DV_32KHZ 2 /* DV2-0 = 010: 32.768 kHz time base running */
-#define RTC_B_SET 0x80
-#define RTC_B_PIE 0x40
-#define RTC_B_AIE 0x20
-#define RTC_B_UIE 0x10
+#define RTC_A_UIP	0x80
+#define RTC_A_DV_SHIFT	4
+#define RTC_A_RS	0x0f
+#define RTC_DV_32KHZ	2 /* DV2-0 = 010: 32.768 kHz time base running */
+#define RTC_B_SET	0x80
+#define RTC_B_PIE	0x40
+#define RTC_B_AIE	0x20
+#define RTC_B_UIE	0x10
 #define RTC_B_DM_BINARY 0x04
-#define RTC_B_24H 0x02
-#define RTC_C_IRQF 0x80
-#define RTC_C_PF 0x40
-#define RTC_C_AF 0x20
-#define RTC_C_UF 0x10
-#define RTC_D_VRT 0x80
+#define RTC_B_24H	0x02
+#define RTC_C_IRQF	0x80
+#define RTC_C_PF	0x40
+#define RTC_C_AF	0x20
+#define RTC_C_UF	0x10
+#define RTC_D_VRT	0x80
 
-#define NS_PER_SEC 1000000000LL
-#define RTC_UIP_NS 244000LL /* UIP rises 244 us before an update */
+#define NS_PER_SEC  1000000000LL
+#define RTC_UIP_NS  244000LL /* UIP rises 244 us before an update */
 #define RTC_TICK_HZ 32768LL
 
 struct rtc_state {
-	uint8_t cmos[128];  /* A-D, alarms, RAM; time bytes while stopped */
-	uint8_t index;      /* bits 6:0 of the last write to port 0x70 */
-	bool nmi_disabled;  /* bit 7 of that write */
-	int64_t div_base_ns;      /* guest clock at a divider second boundary */
-	int64_t sec_offset;       /* RTC seconds at div_base_ns */
+	uint8_t cmos[128];   /* A-D, alarms, RAM; time bytes while stopped */
+	uint8_t index;	     /* bits 6:0 of the last write to port 0x70 */
+	bool nmi_disabled;   /* bit 7 of that write */
+	int64_t div_base_ns; /* guest clock at a divider second boundary */
+	int64_t sec_offset;  /* RTC seconds at div_base_ns */
 	int64_t flags_checked_ns; /* PF/UF/AF accounted up to here */
 };
 
 static const struct state_field rtc_fields[] = {
-	FIELD_BYTES(struct rtc_state, cmos, 1),
-	FIELD_U8(struct rtc_state, index, 1),
-	FIELD_BOOL(struct rtc_state, nmi_disabled, 1),
-	FIELD_I64(struct rtc_state, div_base_ns, 1),
-	FIELD_I64(struct rtc_state, sec_offset, 1),
-	FIELD_I64(struct rtc_state, flags_checked_ns, 1),
-	FIELD_END
-};
+    FIELD_BYTES(struct rtc_state, cmos, 1),
+    FIELD_U8(struct rtc_state, index, 1),
+    FIELD_BOOL(struct rtc_state, nmi_disabled, 1),
+    FIELD_I64(struct rtc_state, div_base_ns, 1),
+    FIELD_I64(struct rtc_state, sec_offset, 1),
+    FIELD_I64(struct rtc_state, flags_checked_ns, 1),
+    FIELD_END};
 
 static const struct state_desc rtc_state_desc =
-	STATE_DESC("rtc", struct rtc_state, 1, rtc_fields);
+    STATE_DESC("rtc", struct rtc_state, 1, rtc_fields);
 
 struct rtc {
 	pthread_mutex_t lock;
@@ -137,7 +136,8 @@ static void rtc_civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 /* 32.768 kHz divider ticks in d >= 0 nanoseconds, and back (rounded up). */
 static int64_t rtc_ns_to_ticks(int64_t d)
 {
-	return d / NS_PER_SEC * RTC_TICK_HZ + d % NS_PER_SEC * RTC_TICK_HZ / NS_PER_SEC;
+	return d / NS_PER_SEC * RTC_TICK_HZ +
+	       d % NS_PER_SEC * RTC_TICK_HZ / NS_PER_SEC;
 }
 
 static int64_t rtc_ticks_to_ns(int64_t t)
@@ -214,7 +214,8 @@ static int rtc_period_shift(const struct rtc_state *s)
 	return (int)rs - 1;
 }
 
-static int64_t rtc_period_index(const struct rtc_state *s, int64_t now, int shift)
+static int64_t rtc_period_index(const struct rtc_state *s, int64_t now,
+				int shift)
 {
 	int64_t d = now - s->div_base_ns;
 
@@ -233,7 +234,8 @@ static void rtc_store_time(struct rtc_state *s, int64_t secs)
 	s->cmos[RTC_MIN] = rtc_to_reg(s, (unsigned)(sod / 60 % 60));
 	s->cmos[RTC_HOUR] = rtc_hour_to_reg(s, (unsigned)(sod / 3600));
 	/* 1 = Sunday; 1970-01-01 was a Thursday. */
-	s->cmos[RTC_WDAY] = rtc_to_reg(s, (unsigned)((days % 7 + 7 + 4) % 7 + 1));
+	s->cmos[RTC_WDAY] =
+	    rtc_to_reg(s, (unsigned)((days % 7 + 7 + 4) % 7 + 1));
 	s->cmos[RTC_MDAY] = rtc_to_reg(s, d);
 	s->cmos[RTC_MONTH] = rtc_to_reg(s, m);
 	s->cmos[RTC_YEAR] = rtc_to_reg(s, (unsigned)(y % 100));
@@ -249,14 +251,16 @@ static int64_t rtc_load_time(const struct rtc_state *s)
 	unsigned hour = rtc_hour_from_reg(s, s->cmos[RTC_HOUR]) % 24;
 	unsigned mday = rtc_from_reg(s, s->cmos[RTC_MDAY]);
 	unsigned mon = rtc_from_reg(s, s->cmos[RTC_MONTH]);
-	int64_t year = (int64_t)(rtc_from_reg(s, s->cmos[RTC_CENTURY]) % 100) * 100 +
-		       rtc_from_reg(s, s->cmos[RTC_YEAR]) % 100;
+	int64_t year =
+	    (int64_t)(rtc_from_reg(s, s->cmos[RTC_CENTURY]) % 100) * 100 +
+	    rtc_from_reg(s, s->cmos[RTC_YEAR]) % 100;
 
 	if (mon < 1 || mon > 12)
 		mon = 1;
 	if (mday < 1 || mday > 31)
 		mday = 1;
-	return rtc_days_from_civil(year, mon, mday) * 86400 + hour * 3600 + min * 60 + sec;
+	return rtc_days_from_civil(year, mon, mday) * 86400 + hour * 3600 +
+	       min * 60 + sec;
 }
 
 static int rtc_alarm_value(const struct rtc_state *s, unsigned reg)
@@ -266,14 +270,16 @@ static int rtc_alarm_value(const struct rtc_state *s, unsigned reg)
 	/* 11xxxxxx: "don't care", matches every value. */
 	if ((v & 0xc0) == 0xc0)
 		return -1;
-	return (int)(reg == RTC_HOUR_ALARM ? rtc_hour_from_reg(s, v) : rtc_from_reg(s, v));
+	return (int)(reg == RTC_HOUR_ALARM ? rtc_hour_from_reg(s, v)
+					   : rtc_from_reg(s, v));
 }
 
 /* The first RTC second after `after` whose time of day matches the alarm,
  * or INT64_MAX if none can (an alarm value out of range never matches). */
 static int64_t rtc_next_alarm(const struct rtc_state *s, int64_t after)
 {
-	int as = rtc_alarm_value(s, RTC_SEC_ALARM), am = rtc_alarm_value(s, RTC_MIN_ALARM);
+	int as = rtc_alarm_value(s, RTC_SEC_ALARM),
+	    am = rtc_alarm_value(s, RTC_MIN_ALARM);
 	int ah = rtc_alarm_value(s, RTC_HOUR_ALARM);
 	int64_t t = after + 1, end = after + 2 * 86400 + 1;
 
@@ -281,7 +287,8 @@ static int64_t rtc_next_alarm(const struct rtc_state *s, int64_t after)
 		return INT64_MAX;
 	while (t <= end) {
 		int64_t sod = t - rtc_floor_div(t, 86400) * 86400;
-		int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60), se = (int)(sod % 60);
+		int h = (int)(sod / 3600), mi = (int)(sod / 60 % 60),
+		    se = (int)(sod % 60);
 
 		if (ah >= 0 && h != ah)
 			t += 3600 - sod % 3600;
@@ -309,7 +316,8 @@ static void rtc_account(struct rtc_state *s, int64_t now)
 	    rtc_period_index(s, now, shift) > rtc_period_index(s, from, shift))
 		s->cmos[RTC_REG_C] |= RTC_C_PF;
 	if (rtc_updating(s)) {
-		int64_t first = rtc_seconds(s, from), last = rtc_seconds(s, now);
+		int64_t first = rtc_seconds(s, from),
+			last = rtc_seconds(s, now);
 
 		if (last > first) {
 			s->cmos[RTC_REG_C] |= RTC_C_UF;
@@ -324,7 +332,8 @@ static uint8_t rtc_irq_flags(const struct rtc_state *s)
 {
 	uint8_t b = s->cmos[RTC_REG_B], c = s->cmos[RTC_REG_C];
 
-	return (c & RTC_C_PF && b & RTC_B_PIE) || (c & RTC_C_AF && b & RTC_B_AIE) ||
+	return (c & RTC_C_PF && b & RTC_B_PIE) ||
+	       (c & RTC_C_AF && b & RTC_B_AIE) ||
 	       (c & RTC_C_UF && b & RTC_B_UIE);
 }
 
@@ -363,7 +372,8 @@ static void rtc_schedule(struct rtc *r, int64_t now)
 		rtc_timer_set(r, INT64_MAX);
 		return;
 	}
-	if ((b & RTC_B_PIE) && !(c & RTC_C_PF) && rtc_dividing(s) && shift >= 0) {
+	if ((b & RTC_B_PIE) && !(c & RTC_C_PF) && rtc_dividing(s) &&
+	    shift >= 0) {
 		int64_t k = rtc_period_index(s, now, shift) + 1;
 
 		next = s->div_base_ns + rtc_ticks_to_ns(k << shift);
@@ -378,8 +388,10 @@ static void rtc_schedule(struct rtc *r, int64_t now)
 			int64_t at = rtc_next_alarm(s, s->sec_offset + sec);
 
 			if (at != INT64_MAX &&
-			    s->div_base_ns + (at - s->sec_offset) * NS_PER_SEC < next)
-				next = s->div_base_ns + (at - s->sec_offset) * NS_PER_SEC;
+			    s->div_base_ns + (at - s->sec_offset) * NS_PER_SEC <
+				next)
+				next = s->div_base_ns +
+				       (at - s->sec_offset) * NS_PER_SEC;
 		}
 	}
 	rtc_timer_set(r, next);
@@ -403,12 +415,14 @@ static void rtc_timer_fired(void *opaque)
 
 static bool rtc_is_time_reg(unsigned idx)
 {
-	return idx == RTC_SEC || idx == RTC_MIN || idx == RTC_HOUR || idx == RTC_WDAY ||
-	       idx == RTC_MDAY || idx == RTC_MONTH || idx == RTC_YEAR || idx == RTC_CENTURY;
+	return idx == RTC_SEC || idx == RTC_MIN || idx == RTC_HOUR ||
+	       idx == RTC_WDAY || idx == RTC_MDAY || idx == RTC_MONTH ||
+	       idx == RTC_YEAR || idx == RTC_CENTURY;
 }
 
 /* New A and B values: stop or restart the clock and the divider. */
-static void rtc_reconfigure(struct rtc_state *s, int64_t now, uint8_t a, uint8_t b)
+static void rtc_reconfigure(struct rtc_state *s, int64_t now, uint8_t a,
+			    uint8_t b)
 {
 	bool was_updating = rtc_updating(s), was_dividing = rtc_dividing(s);
 	bool was_reset = ((s->cmos[RTC_REG_A] >> RTC_A_DV_SHIFT) & 6) == 6;
@@ -448,8 +462,9 @@ static uint8_t rtc_read(struct rtc *r, int64_t now)
 	case RTC_REG_A:
 		v = s->cmos[RTC_REG_A];
 		if (rtc_updating(s) &&
-		    now - s->div_base_ns - rtc_second_index(s, now) * NS_PER_SEC >=
-			    NS_PER_SEC - RTC_UIP_NS)
+		    now - s->div_base_ns -
+			    rtc_second_index(s, now) * NS_PER_SEC >=
+			NS_PER_SEC - RTC_UIP_NS)
 			v |= RTC_A_UIP;
 		return v;
 	case RTC_REG_C:
@@ -489,7 +504,8 @@ static void rtc_write(struct rtc *r, int64_t now, uint8_t v)
 			rtc_account(s, now);
 			rtc_store_time(s, rtc_seconds(s, now));
 			s->cmos[idx] = v;
-			s->sec_offset = rtc_load_time(s) - rtc_second_index(s, now);
+			s->sec_offset =
+			    rtc_load_time(s) - rtc_second_index(s, now);
 		} else {
 			rtc_account(s, now);
 			s->cmos[idx] = v;
@@ -498,7 +514,8 @@ static void rtc_write(struct rtc *r, int64_t now, uint8_t v)
 	}
 }
 
-static void rtc_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
+static void rtc_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
+		    bool is_write)
 {
 	struct rtc *r = opaque;
 	int64_t now;
@@ -513,7 +530,8 @@ static void rtc_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, 
 			} else {
 				/* Write-only on the chip; chipsets read back
 				 * the index. */
-				data[i] = r->s.index | (r->s.nmi_disabled ? 0x80 : 0);
+				data[i] =
+				    r->s.index | (r->s.nmi_disabled ? 0x80 : 0);
 			}
 		} else if (is_write) {
 			rtc_write(r, now, data[i]);
@@ -537,6 +555,26 @@ void rtc_set_hpet_legacy(struct device *dev, bool on)
 	rtc_account(&r->s, now);
 	r->hpet_legacy = on;
 	rtc_update_irq(r, false);
+	rtc_schedule(r, now);
+	pthread_mutex_unlock(&r->lock);
+}
+
+void rtc_advance_seconds(struct device *dev, int64_t seconds)
+{
+	struct rtc *r = dev->priv;
+	int64_t now;
+
+	if (seconds <= 0 || seconds > (1LL << 40))
+		return;
+	pthread_mutex_lock(&r->lock);
+	now = (int64_t)dev_host->clock_ns(r->m);
+	rtc_account(&r->s, now);
+	if (rtc_updating(&r->s))
+		r->s.sec_offset += seconds;
+	else
+		rtc_store_time(&r->s, rtc_load_time(&r->s) + seconds);
+	/* The skipped seconds raise no update or alarm flags. */
+	r->s.flags_checked_ns = now;
 	rtc_schedule(r, now);
 	pthread_mutex_unlock(&r->lock);
 }
@@ -634,8 +672,8 @@ static void rtc_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-static int rtc_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-		      struct hyve_err *err)
+static int rtc_create(struct machine *m, struct device *dev,
+		      const struct dev_opts *opts, struct hyve_err *err)
 {
 	struct rtc *r = calloc(1, sizeof(*r));
 	int ret;
@@ -679,20 +717,26 @@ static int rtc_check(const void *staged, struct hyve_err *err)
 	const struct rtc_state *s = staged;
 
 	if (s->index > 0x7f)
-		return err_set(err, EINVAL, "rtc: index 0x%x out of range", s->index);
-	if (s->cmos[RTC_REG_A] & RTC_A_UIP || s->cmos[RTC_REG_C] & ~(RTC_C_PF | RTC_C_AF | RTC_C_UF))
-		return err_set(err, EINVAL, "rtc: register A 0x%x or C 0x%x has derived bits set",
-			       s->cmos[RTC_REG_A], s->cmos[RTC_REG_C]);
+		return err_set(err, EINVAL, "rtc: index 0x%x out of range",
+			       s->index);
+	if (s->cmos[RTC_REG_A] & RTC_A_UIP ||
+	    s->cmos[RTC_REG_C] & ~(RTC_C_PF | RTC_C_AF | RTC_C_UF))
+		return err_set(
+		    err, EINVAL,
+		    "rtc: register A 0x%x or C 0x%x has derived bits set",
+		    s->cmos[RTC_REG_A], s->cmos[RTC_REG_C]);
 	/* Keep the arithmetic far from overflow: a century of seconds and
 	 * guest-clock instants within +-2^62 ns. */
 	if (s->sec_offset < -(1LL << 40) || s->sec_offset > (1LL << 40) ||
 	    s->div_base_ns < -(1LL << 62) || s->div_base_ns > (1LL << 62) ||
-	    s->flags_checked_ns < -(1LL << 62) || s->flags_checked_ns > (1LL << 62))
+	    s->flags_checked_ns < -(1LL << 62) ||
+	    s->flags_checked_ns > (1LL << 62))
 		return err_set(err, EINVAL, "rtc: time base out of range");
 	return 0;
 }
 
-static int rtc_load(struct device *dev, const void *staged, struct hyve_err *err)
+static int rtc_load(struct device *dev, const void *staged,
+		    struct hyve_err *err)
 {
 	struct rtc *r = dev->priv;
 
@@ -712,6 +756,10 @@ static int rtc_post_load(struct device *dev, struct hyve_err *err)
 	rtc_update_irq(r, true);
 	rtc_schedule(r, (int64_t)dev_host->clock_ns(r->m));
 	pthread_mutex_unlock(&r->lock);
+	/* hyve -r --restore-wallclock: the date moves on by the real time
+	 * the snapshot spent on disk (the guest's monotonic clocks do not). */
+	if (dev->machine && dev->machine->restored && dev->machine->cfg.restore_wallclock)
+		rtc_advance_seconds(dev, dev->machine->restore_wall_elapsed_ns / 1000000000);
 	return 0;
 }
 
@@ -742,18 +790,18 @@ static unsigned rtc_builtin_count(const struct machine *m)
 }
 
 static const struct device_type rtc_type = {
-	.name = "rtc",
-	.create = rtc_create,
-	.destroy = rtc_destroy,
-	.reset = rtc_reset,
-	.state = &rtc_state_desc,
-	.save = rtc_save,
-	.check = rtc_check,
-	.load = rtc_load,
-	.quiesce = rtc_quiesce,
-	.post_load = rtc_post_load,
-	.resume = rtc_resume,
-	.builtin_count = rtc_builtin_count,
+    .name = "rtc",
+    .create = rtc_create,
+    .destroy = rtc_destroy,
+    .reset = rtc_reset,
+    .state = &rtc_state_desc,
+    .save = rtc_save,
+    .check = rtc_check,
+    .load = rtc_load,
+    .quiesce = rtc_quiesce,
+    .post_load = rtc_post_load,
+    .resume = rtc_resume,
+    .builtin_count = rtc_builtin_count,
 };
 
 DEVICE_TYPE_REGISTER(rtc_type);

@@ -20,92 +20,95 @@
 #include "hyve/machine.h"
 #include "hyve/uart.h"
 
-#define UART_FIFO_SIZE 16
+#define UART_FIFO_SIZE	  16
+#define UART_FILE_POLL_NS 1000000ULL
 
-#define UART_IER_RDI 0x01  /* received data available */
+#define UART_IER_RDI  0x01 /* received data available */
 #define UART_IER_THRI 0x02 /* THR empty */
 #define UART_IER_RLSI 0x04 /* receiver line status */
-#define UART_IER_MSI 0x08  /* modem status */
+#define UART_IER_MSI  0x08 /* modem status */
 
-#define UART_IIR_NONE 0x01
-#define UART_IIR_MSI 0x00
-#define UART_IIR_THRI 0x02
-#define UART_IIR_RDI 0x04
-#define UART_IIR_RLSI 0x06
+#define UART_IIR_NONE	 0x01
+#define UART_IIR_MSI	 0x00
+#define UART_IIR_THRI	 0x02
+#define UART_IIR_RDI	 0x04
+#define UART_IIR_RLSI	 0x06
 #define UART_IIR_TIMEOUT 0x0c
-#define UART_IIR_FIFO 0xc0
+#define UART_IIR_FIFO	 0xc0
 
-#define UART_FCR_ENABLE 0x01
+#define UART_FCR_ENABLE	  0x01
 #define UART_FCR_CLEAR_RX 0x02
-#define UART_FCR_KEPT 0xc9 /* enable, DMA mode, trigger level */
+#define UART_FCR_KEPT	  0xc9 /* enable, DMA mode, trigger level */
 
 #define UART_LCR_DLAB 0x80
 
-#define UART_MCR_DTR 0x01
-#define UART_MCR_RTS 0x02
+#define UART_MCR_DTR  0x01
+#define UART_MCR_RTS  0x02
 #define UART_MCR_OUT1 0x04
 #define UART_MCR_OUT2 0x08
 #define UART_MCR_LOOP 0x10
 
-#define UART_LSR_DR 0x01
-#define UART_LSR_OE 0x02
+#define UART_LSR_DR   0x01
+#define UART_LSR_OE   0x02
 #define UART_LSR_THRE 0x20
 #define UART_LSR_TEMT 0x40
 
-#define UART_MSR_DCTS 0x01
-#define UART_MSR_DDSR 0x02
-#define UART_MSR_TERI 0x04
-#define UART_MSR_DDCD 0x08
+#define UART_MSR_DCTS	0x01
+#define UART_MSR_DDSR	0x02
+#define UART_MSR_TERI	0x04
+#define UART_MSR_DDCD	0x08
 #define UART_MSR_DELTAS 0x0f
-#define UART_MSR_CTS 0x10
-#define UART_MSR_DSR 0x20
-#define UART_MSR_RI 0x40
-#define UART_MSR_DCD 0x80
+#define UART_MSR_CTS	0x10
+#define UART_MSR_DSR	0x20
+#define UART_MSR_RI	0x40
+#define UART_MSR_DCD	0x80
 
 /* The modelled chip: what a snapshot holds. */
 struct uart_state {
 	uint8_t rx_fifo[UART_FIFO_SIZE];
-	uint8_t rx_head;  /* oldest byte */
+	uint8_t rx_head; /* oldest byte */
 	uint8_t rx_count;
 	uint8_t dll, dlm; /* divisor latch */
 	uint8_t ier;
-	uint8_t fcr;      /* UART_FCR_KEPT bits of the last FCR write */
+	uint8_t fcr; /* UART_FCR_KEPT bits of the last FCR write */
 	uint8_t lcr;
 	uint8_t mcr;
-	uint8_t lsr_oe;   /* overrun seen since LSR was last read */
-	uint8_t msr;      /* lines (7:4) and delta bits (3:0) */
+	uint8_t lsr_oe; /* overrun seen since LSR was last read */
+	uint8_t msr;	/* lines (7:4) and delta bits (3:0) */
 	uint8_t scr;
 	bool thre_pending; /* THR-empty interrupt not yet acknowledged */
 };
 
 static const struct state_field uart_fields[] = {
-	FIELD_BYTES(struct uart_state, rx_fifo, 1),
-	FIELD_U8(struct uart_state, rx_head, 1),
-	FIELD_U8(struct uart_state, rx_count, 1),
-	FIELD_U8(struct uart_state, dll, 1),
-	FIELD_U8(struct uart_state, dlm, 1),
-	FIELD_U8(struct uart_state, ier, 1),
-	FIELD_U8(struct uart_state, fcr, 1),
-	FIELD_U8(struct uart_state, lcr, 1),
-	FIELD_U8(struct uart_state, mcr, 1),
-	FIELD_U8(struct uart_state, lsr_oe, 1),
-	FIELD_U8(struct uart_state, msr, 1),
-	FIELD_U8(struct uart_state, scr, 1),
-	FIELD_BOOL(struct uart_state, thre_pending, 1),
-	FIELD_END
-};
+    FIELD_BYTES(struct uart_state, rx_fifo, 1),
+    FIELD_U8(struct uart_state, rx_head, 1),
+    FIELD_U8(struct uart_state, rx_count, 1),
+    FIELD_U8(struct uart_state, dll, 1),
+    FIELD_U8(struct uart_state, dlm, 1),
+    FIELD_U8(struct uart_state, ier, 1),
+    FIELD_U8(struct uart_state, fcr, 1),
+    FIELD_U8(struct uart_state, lcr, 1),
+    FIELD_U8(struct uart_state, mcr, 1),
+    FIELD_U8(struct uart_state, lsr_oe, 1),
+    FIELD_U8(struct uart_state, msr, 1),
+    FIELD_U8(struct uart_state, scr, 1),
+    FIELD_BOOL(struct uart_state, thre_pending, 1),
+    FIELD_END};
 
 static const struct state_desc uart_state_desc =
-	STATE_DESC("uart", struct uart_state, 1, uart_fields);
+    STATE_DESC("uart", struct uart_state, 1, uart_fields);
 
 struct uart {
 	pthread_mutex_t lock;
 	struct machine *m;
 	unsigned gsi;
-	int out_fd, in_fd;  /* -1: none */
-	bool close_out;     /* out_fd is ours (file backend) */
+	int out_fd, in_fd; /* -1: none */
+	bool close_out;	   /* out_fd is ours (file backend) */
 	bool in_watched;
 	bool in_eof;
+	/* A regular file cannot be watched with epoll (it is always
+	 * "readable"): it is polled every UART_FILE_POLL_NS instead. */
+	struct hyve_timer *in_poll;
 	bool irq_level;
 	struct uart_state s;
 };
@@ -151,7 +154,7 @@ static unsigned uart_rx_capacity(const struct uart_state *s)
 
 static unsigned uart_rx_trigger(const struct uart_state *s)
 {
-	static const unsigned levels[4] = { 1, 4, 8, 14 };
+	static const unsigned levels[4] = {1, 4, 8, 14};
 
 	return levels[s->fcr >> 6];
 }
@@ -182,8 +185,8 @@ static void uart_update_irq(struct uart *u, bool force)
 	const struct uart_state *s = &u->s;
 	/* On a PC, OUT2 enables the IRQ driver; in loopback the OUT pins are
 	 * forced inactive (datasheet 8.6), so the IRQ is off as well. */
-	bool level = !(uart_iir(s) & UART_IIR_NONE) && (s->mcr & UART_MCR_OUT2) &&
-		     !(s->mcr & UART_MCR_LOOP);
+	bool level = !(uart_iir(s) & UART_IIR_NONE) &&
+		     (s->mcr & UART_MCR_OUT2) && !(s->mcr & UART_MCR_LOOP);
 
 	if (level != u->irq_level || force) {
 		u->irq_level = level;
@@ -221,19 +224,35 @@ static void uart_update_msr(struct uart_state *s)
 }
 
 static void uart_input_ready(void *opaque, int fd);
+static void uart_input_poll(void *opaque);
 
 /* Watch the backend only while the FIFO has room and the receiver listens
  * to the line (not in loopback). */
 static void uart_update_watch(struct uart *u)
 {
-	bool want = u->in_fd >= 0 && !u->in_eof && !(u->s.mcr & UART_MCR_LOOP) &&
+	bool want = u->in_fd >= 0 && !u->in_eof &&
+		    !(u->s.mcr & UART_MCR_LOOP) &&
 		    u->s.rx_count < uart_rx_capacity(&u->s);
 
 	if (want == u->in_watched)
 		return;
-	if (want) {
-		if (dev_host->watch_fd(u->m, u->in_fd, uart_input_ready, u, NULL) < 0)
+	if (want && u->in_poll) {
+		dev_host->timer_arm(u->in_poll, dev_host->clock_ns(u->m) +
+						    UART_FILE_POLL_NS);
+	} else if (want) {
+		int ret = dev_host->watch_fd(u->m, u->in_fd, uart_input_ready,
+					     u, NULL);
+
+		if (ret == -EPERM)
+			u->in_poll =
+			    dev_host->timer_new(u->m, uart_input_poll, u);
+		if (u->in_poll)
+			dev_host->timer_arm(u->in_poll,
+					    dev_host->clock_ns(u->m));
+		else if (ret < 0)
 			return;
+	} else if (u->in_poll) {
+		dev_host->timer_disarm(u->in_poll);
 	} else {
 		dev_host->unwatch_fd(u->m, u->in_fd);
 	}
@@ -275,6 +294,18 @@ static void uart_input_ready(void *opaque, int fd)
 	}
 	uart_update_watch(u);
 	uart_update_irq(u, false);
+	pthread_mutex_unlock(&u->lock);
+}
+
+static void uart_input_poll(void *opaque)
+{
+	struct uart *u = opaque;
+
+	uart_input_ready(u, u->in_fd);
+	pthread_mutex_lock(&u->lock);
+	if (u->in_watched)
+		dev_host->timer_arm(u->in_poll, dev_host->clock_ns(u->m) +
+						    UART_FILE_POLL_NS);
 	pthread_mutex_unlock(&u->lock);
 }
 
@@ -386,7 +417,8 @@ static void uart_write(struct uart *u, unsigned reg, uint8_t v)
 	}
 }
 
-static void uart_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len, bool is_write)
+static void uart_pio(void *opaque, uint64_t offset, uint8_t *data, unsigned len,
+		     bool is_write)
 {
 	struct uart *u = opaque;
 
@@ -423,8 +455,8 @@ static void uart_reset(struct device *dev)
 	pthread_mutex_unlock(&u->lock);
 }
 
-static int uart_open_backend(struct uart *u, const struct machine *m, unsigned instance,
-			     struct hyve_err *err)
+static int uart_open_backend(struct uart *u, const struct machine *m,
+			     unsigned instance, struct hyve_err *err)
 {
 	const struct serial_config *c = &m->cfg.com[instance];
 
@@ -439,10 +471,11 @@ static int uart_open_backend(struct uart *u, const struct machine *m, unsigned i
 		}
 		return 0;
 	case SERIAL_FILE:
-		u->out_fd = open(c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+		u->out_fd = open(
+		    c->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
 		if (u->out_fd < 0)
-			return err_set(err, errno, "com%u: cannot open %s: %s", instance + 1,
-				       c->path, strerror(errno));
+			return err_set(err, errno, "com%u: cannot open %s: %s",
+				       instance + 1, c->path, strerror(errno));
 		u->close_out = true;
 		return 0;
 	default:
@@ -456,7 +489,9 @@ static void uart_destroy(struct device *dev)
 
 	if (!u)
 		return;
-	if (u->in_watched)
+	if (u->in_poll)
+		dev_host->timer_free(u->in_poll);
+	else if (u->in_watched)
 		dev_host->unwatch_fd(u->m, u->in_fd);
 	if (u->close_out)
 		close(u->out_fd);
@@ -465,18 +500,19 @@ static void uart_destroy(struct device *dev)
 	dev->priv = NULL;
 }
 
-static int uart_create(struct machine *m, struct device *dev, const struct dev_opts *opts,
-		       struct hyve_err *err)
+static int uart_create(struct machine *m, struct device *dev,
+		       const struct dev_opts *opts, struct hyve_err *err)
 {
-	static const char *const names[] = { "com1", "com2" };
-	static const uint16_t bases[] = { 0x3f8, 0x2f8 };
-	static const uint8_t irqs[] = { 4, 3 };
+	static const char *const names[] = {"com1", "com2"};
+	static const uint16_t bases[] = {0x3f8, 0x2f8};
+	static const uint8_t irqs[] = {4, 3};
 	struct uart *u;
 	int ret;
 
 	(void)opts;
 	if (dev->instance >= HYVE_NR_COM)
-		return err_set(err, EINVAL, "uart: no COM port %u", dev->instance + 1);
+		return err_set(err, EINVAL, "uart: no COM port %u",
+			       dev->instance + 1);
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return err_set(err, ENOMEM, "uart: out of memory");
@@ -488,7 +524,8 @@ static int uart_create(struct machine *m, struct device *dev, const struct dev_o
 	ret = uart_open_backend(u, m, dev->instance, err);
 	if (ret < 0)
 		goto out_free;
-	ret = bus_register(&m->pio, bases[dev->instance], 8, uart_pio, u, names[dev->instance], err);
+	ret = bus_register(&m->pio, bases[dev->instance], 8, uart_pio, u,
+			   names[dev->instance], err);
 	if (ret < 0)
 		goto out_free;
 	uart_reset_state(&u->s);
@@ -515,15 +552,20 @@ static int uart_check(const void *staged, struct hyve_err *err)
 	const struct uart_state *s = staged;
 
 	if (s->rx_head >= UART_FIFO_SIZE || s->rx_count > uart_rx_capacity(s))
-		return err_set(err, EINVAL, "uart: RX FIFO head %u count %u out of range",
+		return err_set(err, EINVAL,
+			       "uart: RX FIFO head %u count %u out of range",
 			       s->rx_head, s->rx_count);
-	if (s->ier & ~0x0f || s->mcr & ~0x1f || s->fcr & ~UART_FCR_KEPT || s->lsr_oe > 1)
-		return err_set(err, EINVAL, "uart: reserved bits set (IER 0x%x MCR 0x%x FCR 0x%x)",
-			       s->ier, s->mcr, s->fcr);
+	if (s->ier & ~0x0f || s->mcr & ~0x1f || s->fcr & ~UART_FCR_KEPT ||
+	    s->lsr_oe > 1)
+		return err_set(
+		    err, EINVAL,
+		    "uart: reserved bits set (IER 0x%x MCR 0x%x FCR 0x%x)",
+		    s->ier, s->mcr, s->fcr);
 	return 0;
 }
 
-static int uart_load(struct device *dev, const void *staged, struct hyve_err *err)
+static int uart_load(struct device *dev, const void *staged,
+		     struct hyve_err *err)
 {
 	struct uart *u = dev->priv;
 
@@ -553,16 +595,16 @@ static unsigned uart_builtin_count(const struct machine *m)
 }
 
 static const struct device_type uart_type = {
-	.name = "uart",
-	.create = uart_create,
-	.destroy = uart_destroy,
-	.reset = uart_reset,
-	.state = &uart_state_desc,
-	.save = uart_save,
-	.check = uart_check,
-	.load = uart_load,
-	.post_load = uart_post_load,
-	.builtin_count = uart_builtin_count,
+    .name = "uart",
+    .create = uart_create,
+    .destroy = uart_destroy,
+    .reset = uart_reset,
+    .state = &uart_state_desc,
+    .save = uart_save,
+    .check = uart_check,
+    .load = uart_load,
+    .post_load = uart_post_load,
+    .builtin_count = uart_builtin_count,
 };
 
 DEVICE_TYPE_REGISTER(uart_type);

@@ -6,24 +6,28 @@
 #include "dev_timing.h"
 
 #define PM1_STS 0x600
-#define PM1_EN 0x602
+#define PM1_EN	0x602
 #define PM1_CNT 0x604
-#define PM_TMR 0x608
+#define PM_TMR	0x608
+
+static u64 pm_read(void)
+{
+	return inl(PM_TMR);
+}
 
 static void test_rate(void)
 {
 	u64 t0, t1, us, hz;
 	u32 p0, p1;
 
-	t0 = rdtsc();
-	p0 = inl(PM_TMR);
+	p0 = (u32)dev_sample(pm_read, &t0);
 	while (rdtsc() - t0 < dev_ms_to_tsc(300))
 		cpu_relax();
-	p1 = inl(PM_TMR);
-	t1 = rdtsc();
+	p1 = (u32)dev_sample(pm_read, &t1);
 	us = dev_tsc_to_us(t1 - t0);
 	hz = (u64)(p1 - p0) * 1000000 / us;
-	gprintf("pmtimer: %lu Hz against the TSC (%u ticks in %lu us)\n", hz, p1 - p0, us);
+	gprintf("pmtimer: %lu Hz against the TSC (%u ticks in %lu us)\n", hz,
+		p1 - p0, us);
 	if (hz < 3543749 || hz > 3615341) /* +-1% */
 		guest_fail("PM timer runs at %lu Hz, 3579545 expected", hz);
 	gprintf("pmtimer: rate ok\n");
@@ -38,8 +42,10 @@ static void test_widths_and_blocks(void)
 
 	/* Reads a few hundred us apart on emulated ring 0: same high bits,
 	 * low word moving forward. */
-	if ((u16)(w - (u16)a) > 20000 || (b != (u8)(c >> 24) && b != (u8)(a >> 24)))
-		guest_fail("narrow reads disagree: l %08x w %04x b %02x l %08x", a, w, b, c);
+	if ((u16)(w - (u16)a) > 20000 ||
+	    (b != (u8)(c >> 24) && b != (u8)(a >> 24)))
+		guest_fail("narrow reads disagree: l %08x w %04x b %02x l %08x",
+			   a, w, b, c);
 	outl(PM_TMR, 0);
 	if (inl(PM_TMR) - c > 100000)
 		guest_fail("a write moved the read-only counter");

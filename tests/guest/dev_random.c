@@ -36,7 +36,8 @@ static void port_write(u16 port, u32 v, unsigned width)
 			if ((*b & 0xf0) == 0xf0)
 				*b |= 0x01; /* pulse without the reset line */
 			if (*b == 0xd1)
-				*b = 0xd0; /* no output-port write (bit 0 = reset) */
+				*b = 0xd0; /* no output-port write (bit 0 =
+					      reset) */
 		}
 	}
 	if (width == 1)
@@ -123,9 +124,10 @@ static void check_devices_answer(void)
 	outb(0x70, 0x0b);
 	outb(0x71, 0x02);
 	(void)cmos_read(0x0c);
-	if (cmos_read(0x0d) != 0x80 || (cmos_read(0x0a) & 0x7f) != 0x26 || cmos_read(0x0b) != 0x02)
-		guest_fail("RTC: D 0x%x A 0x%x B 0x%x after the random writes", cmos_read(0x0d),
-			   cmos_read(0x0a), cmos_read(0x0b));
+	if (cmos_read(0x0d) != 0x80 || (cmos_read(0x0a) & 0x7f) != 0x26 ||
+	    cmos_read(0x0b) != 0x02)
+		guest_fail("RTC: D 0x%x A 0x%x B 0x%x after the random writes",
+			   cmos_read(0x0d), cmos_read(0x0a), cmos_read(0x0b));
 	/* HPET: capabilities intact, counter runs again. */
 	*(volatile u64 *)(HPET + 0x10) = 0;
 	*(volatile u64 *)(HPET + 0x20) = 7;
@@ -136,8 +138,10 @@ static void check_devices_answer(void)
 	for (u64 t = rdtsc(); rdtsc() - t < dev_ms_to_tsc(2);)
 		cpu_relax();
 	c1 = *(volatile u64 *)(HPET + 0xf0);
-	if ((u32)*(volatile u64 *)HPET != 0x8086a201u || c1 - c0 < 100000 || c1 - c0 > 10000000)
-		guest_fail("HPET: caps 0x%lx, counter moved %lu in 2 ms", *(volatile u64 *)HPET, c1 - c0);
+	if ((u32) * (volatile u64 *)HPET != 0x8086a201u || c1 - c0 < 100000 ||
+	    c1 - c0 > 10000000)
+		guest_fail("HPET: caps 0x%lx, counter moved %lu in 2 ms",
+			   *(volatile u64 *)HPET, c1 - c0);
 	*(volatile u64 *)(HPET + 0x10) = 0;
 	/* PM timer still counts; SCI_EN still set. */
 	p0 = inl(0x608);
@@ -145,13 +149,15 @@ static void check_devices_answer(void)
 		cpu_relax();
 	p1 = inl(0x608);
 	if (p1 - p0 < 3500 || p1 - p0 > 400000 || !(inw(0x604) & 1))
-		guest_fail("PM timer moved %u in 2 ms, PM1_CNT 0x%x", p1 - p0, inw(0x604));
+		guest_fail("PM timer moved %u in 2 ms, PM1_CNT 0x%x", p1 - p0,
+			   inw(0x604));
 	/* 8042: the self-test still answers. */
 	for (unsigned i = 0; i < 4 && (inb(0x64) & 1); i++)
 		(void)inb(0x60);
 	outb(0x64, 0xaa);
 	if (!(inb(0x64) & 1) || inb(0x60) != 0x55)
-		guest_fail("8042 self-test does not answer 0x55 after the random writes");
+		guest_fail("8042 self-test does not answer 0x55 after the "
+			   "random writes");
 	/* COM2: loopback still loops. */
 	outb(0x2f8 + 3, 0x03);
 	outb(0x2f8 + 2, 0x07);
@@ -168,13 +174,14 @@ int guest_main(void)
 
 	rng = mb_arg_u64("seed", 1) * 0x9e3779b97f4a7c15ull | 1;
 	dev_timing_init();
-	gprintf("random: seed %lu, %u accesses per device\n", mb_arg_u64("seed", 1), rounds);
-	hammer_ports(0x2f8, 8, rounds);         /* COM2 */
-	hammer_ports(0x70, 2, rounds);          /* RTC and CMOS */
-	hammer_ports(0x600, 12, rounds);        /* PM1 blocks and PM timer */
-	hammer_ports(0xcf9, 1, rounds / 4);     /* reset control */
-	hammer_ports(0x60, 1, rounds / 4);      /* 8042 data */
-	hammer_ports(0x64, 1, rounds / 4);      /* 8042 command/status */
+	gprintf("random: seed %lu, %u accesses per device\n",
+		mb_arg_u64("seed", 1), rounds);
+	hammer_ports(0x2f8, 8, rounds);	    /* COM2 */
+	hammer_ports(0x70, 2, rounds);	    /* RTC and CMOS */
+	hammer_ports(0x600, 12, rounds);    /* PM1 blocks and PM timer */
+	hammer_ports(0xcf9, 1, rounds / 4); /* reset control */
+	hammer_ports(0x60, 1, rounds / 4);  /* 8042 data */
+	hammer_ports(0x64, 1, rounds / 4);  /* 8042 command/status */
 	hammer_hpet(rounds * 2);
 	/* COM1 last: it is the console, so output may be garbled until the
 	 * library sets it up again. */

@@ -13,8 +13,8 @@
 #include "guest.h"
 
 #define DEV_VEC_TICK 0x30
-#define DEV_VEC_PIT 0x31
-#define DEV_PIT_HZ 1193182ull
+#define DEV_VEC_PIT  0x31
+#define DEV_PIT_HZ   1193182ull
 
 static u64 dev_khz;
 static volatile u64 dev_ticks, dev_pit_irqs, dev_pit_first, dev_pit_last;
@@ -57,7 +57,8 @@ static inline u64 dev_tsc_to_us(u64 t)
  * case the TSC rate is wrong). */
 static inline bool dev_wait(bool (*cond)(void), u64 ms)
 {
-	u64 end = rdtsc() + dev_ms_to_tsc(ms), ticks_end = dev_ticks + ms / 100 + 20;
+	u64 end = rdtsc() + dev_ms_to_tsc(ms),
+	    ticks_end = dev_ticks + ms / 100 + 20;
 
 	while (!cond()) {
 		if (rdtsc() >= end || dev_ticks >= ticks_end)
@@ -92,7 +93,8 @@ static inline u64 dev_khz_from_kvmclock(void)
 	if (!(r[0] & (1u << 3))) /* KVM_FEATURE_CLOCKSOURCE2 */
 		return 0;
 	wrmsr(0x4b564d01, (u64)&dev_pvclock_page | 1);
-	for (unsigned i = 0; i < 1000000 && !dev_pvclock_page.tsc_to_system_mul; i++)
+	for (unsigned i = 0; i < 1000000 && !dev_pvclock_page.tsc_to_system_mul;
+	     i++)
 		cpu_relax();
 	wrmsr(0x4b564d01, 0);
 	if (!dev_pvclock_page.tsc_to_system_mul)
@@ -103,6 +105,24 @@ static inline u64 dev_khz_from_kvmclock(void)
 	else
 		khz <<= -dev_pvclock_page.tsc_shift;
 	return khz;
+}
+
+/* Reads a counter with the TSC around it, retrying until the read took
+ * under 200 us (a descheduled vCPU would skew a rate measurement); the
+ * TSC of the read is the middle of the bracket. */
+static inline u64 dev_sample(u64 (*read)(void), u64 *tsc)
+{
+	u64 a, b, v;
+
+	for (unsigned i = 0;; i++) {
+		a = rdtsc();
+		v = read();
+		b = rdtsc();
+		if (b - a < dev_ms_to_tsc(1) / 5 || i == 50)
+			break;
+	}
+	*tsc = a + (b - a) / 2;
+	return v;
 }
 
 static bool dev_pit_done(void)
@@ -117,8 +137,9 @@ static inline void dev_timing_init(void)
 	irq_register(DEV_VEC_TICK, dev_tick_irq);
 	irq_register(DEV_VEC_PIT, dev_pit_irq);
 	/* ~10 Hz at KVM's 1 GHz APIC bus clock; only a wake-up. */
-	mmio_write32(LAPIC_BASE + 0x3e0, 0x3);                     /* divide by 16 */
-	mmio_write32(LAPIC_BASE + 0x320, DEV_VEC_TICK | 1u << 17); /* periodic */
+	mmio_write32(LAPIC_BASE + 0x3e0, 0x3); /* divide by 16 */
+	mmio_write32(LAPIC_BASE + 0x320,
+		     DEV_VEC_TICK | 1u << 17); /* periodic */
 	mmio_write32(LAPIC_BASE + 0x380, 6250000);
 	dev_khz = dev_khz_from_kvmclock();
 	if (dev_khz) {
@@ -132,9 +153,12 @@ static inline void dev_timing_init(void)
 		ioapic_route(2, DEV_VEC_PIT, lapic_id(), false, false);
 		dev_pit_periodic(11932); /* 10.0001 ms */
 		if (!dev_wait(dev_pit_done, 2000) && dev_pit_irqs < 3)
-			guest_fail("no TSC reference: PIT IRQ 0 gave %lu interrupts", dev_pit_irqs);
+			guest_fail(
+			    "no TSC reference: PIT IRQ 0 gave %lu interrupts",
+			    dev_pit_irqs);
 		ioapic_mask(2);
-		dev_khz = (dev_pit_last - dev_pit_first) * DEV_PIT_HZ / (11932 * (dev_pit_irqs - 1)) / 1000;
+		dev_khz = (dev_pit_last - dev_pit_first) * DEV_PIT_HZ /
+			  (11932 * (dev_pit_irqs - 1)) / 1000;
 		gprintf("tsc: %lu kHz from PIT IRQ 0\n", dev_khz);
 	} else {
 		gprintf("tsc: %lu kHz from PIT channel 2\n", dev_khz);

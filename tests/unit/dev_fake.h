@@ -9,13 +9,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dev/dev_host.h"
 #include "hyve/machine.h"
 #include "hyve/snapshot.h"
 
 #define FAKE_TIMERS 16
-#define FAKE_GSIS 24
+#define FAKE_GSIS   24
 
 struct hyve_timer {
 	bool used, armed;
@@ -61,12 +62,14 @@ static inline int fake_irq_set(struct machine *m, unsigned gsi, int level)
 	return 0;
 }
 
-static inline struct hyve_timer *fake_timer_new(struct machine *m, timer_fn fn, void *opaque)
+static inline struct hyve_timer *fake_timer_new(struct machine *m, timer_fn fn,
+						void *opaque)
 {
 	(void)m;
 	for (unsigned i = 0; i < FAKE_TIMERS; i++) {
 		if (!fake.timers[i].used) {
-			fake.timers[i] = (struct hyve_timer){ .used = true, .fn = fn, .opaque = opaque };
+			fake.timers[i] = (struct hyve_timer){
+			    .used = true, .fn = fn, .opaque = opaque};
 			return &fake.timers[i];
 		}
 	}
@@ -90,7 +93,8 @@ static inline void fake_timer_free(struct hyve_timer *t)
 	t->used = t->armed = false;
 }
 
-static inline void fake_request_exit(struct machine *m, int status, const char *reason)
+static inline void fake_request_exit(struct machine *m, int status,
+				     const char *reason)
 {
 	(void)m;
 	fake.exits++;
@@ -105,10 +109,16 @@ static inline int fake_pit_set_hpet_legacy(struct machine *m, bool on)
 	return 0;
 }
 
-static inline int fake_watch_fd(struct machine *m, int fd, evloop_fn fn, void *opaque, struct hyve_err *err)
+static inline int fake_watch_fd(struct machine *m, int fd, evloop_fn fn,
+				void *opaque, struct hyve_err *err)
 {
+	struct stat st;
+
 	(void)m;
 	(void)err;
+	/* epoll refuses regular files, as the real event loop does. */
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+		return -EPERM;
 	fake.watch_fd = fd;
 	fake.watch_fn = fn;
 	fake.watch_opaque = opaque;
@@ -125,16 +135,16 @@ static inline void fake_unwatch_fd(struct machine *m, int fd)
 }
 
 static const struct dev_host_ops fake_ops = {
-	.clock_ns = fake_clock_ns,
-	.irq_set = fake_irq_set,
-	.timer_new = fake_timer_new,
-	.timer_arm = fake_timer_arm,
-	.timer_disarm = fake_timer_disarm,
-	.timer_free = fake_timer_free,
-	.request_exit = fake_request_exit,
-	.pit_set_hpet_legacy = fake_pit_set_hpet_legacy,
-	.watch_fd = fake_watch_fd,
-	.unwatch_fd = fake_unwatch_fd,
+    .clock_ns = fake_clock_ns,
+    .irq_set = fake_irq_set,
+    .timer_new = fake_timer_new,
+    .timer_arm = fake_timer_arm,
+    .timer_disarm = fake_timer_disarm,
+    .timer_free = fake_timer_free,
+    .request_exit = fake_request_exit,
+    .pit_set_hpet_legacy = fake_pit_set_hpet_legacy,
+    .watch_fd = fake_watch_fd,
+    .unwatch_fd = fake_unwatch_fd,
 };
 
 /* The earliest armed timer, or NULL. */
@@ -145,7 +155,8 @@ static inline struct hyve_timer *fake_next_timer(void)
 	for (unsigned i = 0; i < FAKE_TIMERS; i++) {
 		struct hyve_timer *t = &fake.timers[i];
 
-		if (t->used && t->armed && (!best || t->deadline < best->deadline))
+		if (t->used && t->armed &&
+		    (!best || t->deadline < best->deadline))
 			best = t;
 	}
 	return best;
@@ -158,7 +169,8 @@ static inline unsigned fake_run_until(uint64_t until)
 	struct hyve_timer *t;
 	unsigned fired = 0;
 
-	while ((t = fake_next_timer()) && t->deadline <= until && fired < 10000000) {
+	while ((t = fake_next_timer()) && t->deadline <= until &&
+	       fired < 10000000) {
 		if (t->deadline > fake.now)
 			fake.now = t->deadline;
 		t->armed = false;
@@ -199,9 +211,10 @@ static inline void fake_machine_destroy(struct machine *m)
 	m->devices = NULL;
 }
 
-static inline struct device *fake_add(struct machine *m, const char *name, unsigned instance)
+static inline struct device *fake_add(struct machine *m, const char *name,
+				      unsigned instance)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	struct device *dev = NULL;
 
 	if (machine_add_device(m, name, instance, NULL, &dev, &err) < 0) {
@@ -211,7 +224,8 @@ static inline struct device *fake_add(struct machine *m, const char *name, unsig
 	return dev;
 }
 
-static inline void pio_write(struct machine *m, uint64_t port, uint64_t v, unsigned len)
+static inline void pio_write(struct machine *m, uint64_t port, uint64_t v,
+			     unsigned len)
 {
 	uint8_t data[8];
 
@@ -227,7 +241,8 @@ static inline uint64_t pio_read(struct machine *m, uint64_t port, unsigned len)
 	return dev_bytes_get(data, len);
 }
 
-static inline void mmio_write(struct machine *m, uint64_t addr, uint64_t v, unsigned len)
+static inline void mmio_write(struct machine *m, uint64_t addr, uint64_t v,
+			      unsigned len)
 {
 	uint8_t data[8];
 
@@ -261,7 +276,7 @@ static inline uint64_t fake_rand(void)
  * the state a device holds must always be one it would accept. */
 static inline int fake_save_check(struct device *dev, void **out)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	void *buf = calloc(1, dev->type->state->size);
 	int ret = dev->type->save(dev, buf, &err);
 
@@ -278,13 +293,15 @@ static inline int fake_save_check(struct device *dev, void **out)
 
 /* Encodes a state with the snapshot codec and decodes it back: the state
  * table must describe the struct exactly (every byte survives). */
-static inline bool fake_wire_roundtrip(const struct state_desc *desc, const void *state)
+static inline bool fake_wire_roundtrip(const struct state_desc *desc,
+				       const void *state)
 {
-	struct snap_buf b = { 0 };
-	struct hyve_err err = { 0 };
+	struct snap_buf b = {0};
+	struct hyve_err err = {0};
 	void *back = calloc(1, desc->size);
 	bool ok = snap_fields_encode(&b, desc, state, &err) == 0 &&
-		  snap_fields_decode(b.data, b.len, desc, desc->version, back, &err) == 0 &&
+		  snap_fields_decode(b.data, b.len, desc, desc->version, back,
+				     &err) == 0 &&
 		  memcmp(back, state, desc->size) == 0;
 
 	if (!ok)
@@ -297,7 +314,7 @@ static inline bool fake_wire_roundtrip(const struct state_desc *desc, const void
 /* load + post_load of a saved state into another instance. */
 static inline int fake_load(struct device *dev, const void *state)
 {
-	struct hyve_err err = { 0 };
+	struct hyve_err err = {0};
 	int ret = dev->type->check ? dev->type->check(state, &err) : 0;
 
 	if (!ret)

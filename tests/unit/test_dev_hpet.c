@@ -6,20 +6,20 @@
 #include "dev_fake.h"
 #include "hyve/hpet.h"
 
-#define US 1000ULL
-#define MS 1000000ULL
-#define CAP (HPET_BASE + 0x000)
-#define CONFIG (HPET_BASE + 0x010)
-#define STATUS (HPET_BASE + 0x020)
+#define US	1000ULL
+#define MS	1000000ULL
+#define CAP	(HPET_BASE + 0x000)
+#define CONFIG	(HPET_BASE + 0x010)
+#define STATUS	(HPET_BASE + 0x020)
 #define COUNTER (HPET_BASE + 0x0f0)
 #define TCFG(n) (HPET_BASE + 0x100 + 0x20 * (n))
 #define TCMP(n) (HPET_BASE + 0x108 + 0x20 * (n))
 
-#define TN_LEVEL (1u << 1)
-#define TN_ENABLE (1u << 2)
+#define TN_LEVEL    (1u << 1)
+#define TN_ENABLE   (1u << 2)
 #define TN_PERIODIC (1u << 3)
-#define TN_VAL_SET (1u << 6)
-#define TN_32BIT (1u << 8)
+#define TN_VAL_SET  (1u << 6)
+#define TN_32BIT    (1u << 8)
 #define TN_ROUTE(g) ((unsigned)(g) << 9)
 
 static struct machine m;
@@ -40,10 +40,13 @@ static void test_hpet_capabilities_and_reserved(void)
 	CHECK_EQ(mmio_read(&m, HPET_BASE + 0x008, 8), 0);
 	CHECK_EQ(mmio_read(&m, HPET_BASE + 0x3f8, 8), 0);
 	/* Timer caps: periodic, 64-bit, route cap 20-23, no FSB. */
-	CHECK_EQ(mmio_read(&m, TCFG(2), 8), (uint64_t)HPET_ROUTE_CAP << 32 | 0x30);
+	CHECK_EQ(mmio_read(&m, TCFG(2), 8),
+		 (uint64_t)HPET_ROUTE_CAP << 32 | 0x30);
 	mmio_write(&m, TCFG(2), ~0ULL, 8);
-	CHECK_EQ(mmio_read(&m, TCFG(2), 4) & (1u << 14), 0); /* FSB_EN stays 0 */
-	CHECK_EQ(mmio_read(&m, TCFG(2), 4) & TN_ROUTE(31), 0); /* route 31 not taken */
+	CHECK_EQ(mmio_read(&m, TCFG(2), 4) & (1u << 14),
+		 0); /* FSB_EN stays 0 */
+	CHECK_EQ(mmio_read(&m, TCFG(2), 4) & TN_ROUTE(31),
+		 0); /* route 31 not taken */
 	fake_machine_destroy(&m);
 }
 
@@ -86,7 +89,7 @@ static void test_hpet_one_shot_each_timer_ioapic_edge(void)
 		CHECK_EQ(fake.rises[gsi], 1);
 		CHECK_EQ(fake.irq[gsi], 0); /* an edge: raised and lowered */
 		fake_run_until(fake.now + 100 * MS);
-		CHECK_EQ(fake.rises[gsi], 1); /* one-shot */
+		CHECK_EQ(fake.rises[gsi], 1);	       /* one-shot */
 		CHECK_EQ(mmio_read(&m, STATUS, 8), 0); /* edge: no status */
 		mmio_write(&m, TCFG(n), 0, 4);
 	}
@@ -96,7 +99,8 @@ static void test_hpet_one_shot_each_timer_ioapic_edge(void)
 static void test_hpet_periodic_accumulator_and_coalescing(void)
 {
 	CHECK(hpet_setup() != NULL);
-	mmio_write(&m, TCFG(0), TN_ENABLE | TN_PERIODIC | TN_VAL_SET | TN_ROUTE(20), 4);
+	mmio_write(&m, TCFG(0),
+		   TN_ENABLE | TN_PERIODIC | TN_VAL_SET | TN_ROUTE(20), 4);
 	mmio_write(&m, TCMP(0), 100000, 8); /* first match and period: 1 ms */
 	CHECK_EQ(mmio_read(&m, TCFG(0), 4) & TN_VAL_SET, 0);
 	mmio_write(&m, CONFIG, 1, 4);
@@ -158,7 +162,9 @@ static void test_hpet_32bit_mode_wraps(void)
 	/* 32-bit periodic: the comparator wraps through 0. */
 	mmio_write(&m, CONFIG, 0, 4);
 	mmio_write(&m, COUNTER, 0xfffff000ULL, 8);
-	mmio_write(&m, TCFG(2), TN_ENABLE | TN_32BIT | TN_PERIODIC | TN_VAL_SET | TN_ROUTE(23), 4);
+	mmio_write(
+	    &m, TCFG(2),
+	    TN_ENABLE | TN_32BIT | TN_PERIODIC | TN_VAL_SET | TN_ROUTE(23), 4);
 	mmio_write(&m, TCMP(2), 0xfffff800ULL, 4);
 	mmio_write(&m, TCMP(2), 0x1000, 4);
 	mmio_write(&m, CONFIG, 1, 4);
@@ -206,7 +212,8 @@ static void test_hpet_unaligned_and_narrow_accesses(void)
 	mmio_write(&m, TCMP(0) + 2, 0xaabb, 2);
 	CHECK_EQ(mmio_read(&m, TCMP(0), 8), 0x11223344aabb7788ULL);
 	/* An access straddling two registers reaches both. */
-	mmio_write(&m, TCFG(0) + 6, 0x00040000, 4); /* TCFG bytes 6-7, TCMP bytes 0-1 */
+	mmio_write(&m, TCFG(0) + 6, 0x00040000,
+		   4); /* TCFG bytes 6-7, TCMP bytes 0-1 */
 	CHECK_EQ(mmio_read(&m, TCMP(0), 2), 0x0004);
 	fake_machine_destroy(&m);
 }
@@ -216,13 +223,16 @@ static void test_hpet_state_round_trip(void)
 	struct device *dev;
 	void *state = NULL;
 	uint64_t regs[8];
-	static const uint64_t offs[8] = { 0x10, 0x20, 0xf0, 0x100, 0x108, 0x120, 0x128, 0x148 };
+	static const uint64_t offs[8] = {0x10,	0x20,  0xf0,  0x100,
+					 0x108, 0x120, 0x128, 0x148};
 
 	CHECK((dev = hpet_setup()) != NULL);
-	mmio_write(&m, TCFG(0), TN_ENABLE | TN_PERIODIC | TN_VAL_SET | TN_ROUTE(21), 4);
+	mmio_write(&m, TCFG(0),
+		   TN_ENABLE | TN_PERIODIC | TN_VAL_SET | TN_ROUTE(21), 4);
 	mmio_write(&m, TCMP(0), 300000, 8);
 	mmio_write(&m, TCMP(1), 12345678, 8);
-	mmio_write(&m, TCFG(1), TN_LEVEL | TN_ENABLE | TN_32BIT | TN_ROUTE(22), 4);
+	mmio_write(&m, TCFG(1), TN_LEVEL | TN_ENABLE | TN_32BIT | TN_ROUTE(22),
+		   4);
 	mmio_write(&m, CONFIG, 1, 4);
 	fake_run_until(fake.now + 130 * MS);
 	CHECK(fake_save_check(dev, &state) == 0);
@@ -236,7 +246,7 @@ static void test_hpet_state_round_trip(void)
 		CHECK_EQ(mmio_read(&m, HPET_BASE + offs[i], 8), regs[i]);
 	CHECK_EQ(fake.irq[22], 1);
 	{
-		struct hyve_err err = { 0 };
+		struct hyve_err err = {0};
 		uint64_t *cfg = (uint64_t *)state;
 
 		*cfg = 4; /* reserved general config bit */
@@ -259,11 +269,13 @@ static void test_hpet_random_writes_keep_state_valid(void)
 		unsigned len = 1u << ((r >> 10) % 4);
 
 		if ((r >> 12) & 1)
-			mmio_write(&m, addr, fake_rand() >> ((r >> 13) % 64), len);
+			mmio_write(&m, addr, fake_rand() >> ((r >> 13) % 64),
+				   len);
 		else
 			mmio_read(&m, addr, len);
 		if ((r >> 20) % 32 == 0)
-			CHECK(fake_run_until(fake.now + fake_rand() % (5 * MS)) < 100000);
+			CHECK(fake_run_until(fake.now +
+					     fake_rand() % (5 * MS)) < 100000);
 		if (i % 1000 == 0)
 			CHECK(fake_save_check(dev, NULL) == 0);
 	}

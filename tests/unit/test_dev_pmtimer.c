@@ -8,7 +8,7 @@
 
 #define SEC 1000000000ULL
 #define STS ACPI_PM1A_EVT_BLK
-#define EN (ACPI_PM1A_EVT_BLK + 2)
+#define EN  (ACPI_PM1A_EVT_BLK + 2)
 #define CNT ACPI_PM1A_CNT_BLK
 #define TMR ACPI_PM_TMR_BLK
 
@@ -48,7 +48,7 @@ static void test_pmtimer_wraps_at_32_bits_with_tmr_sts_and_sci(void)
 
 	CHECK(pm_setup() != NULL);
 	CHECK_EQ(pio_read(&m, CNT, 2) & 1, 1); /* SCI_EN from reset */
-	pio_write(&m, EN, 0x0001, 2);           /* TMR_EN */
+	pio_write(&m, EN, 0x0001, 2);	       /* TMR_EN */
 	CHECK(fake_next_timer() != NULL);
 	CHECK(fake_next_timer()->deadline <= fake.now + wrap_ns);
 	CHECK(fake_next_timer()->deadline + 2 >= fake.now + wrap_ns);
@@ -123,7 +123,7 @@ static void test_pmtimer_state_round_trip(void)
 	CHECK_EQ(pio_read(&m, STS, 2), 0x0100);
 	CHECK_EQ(fake.irq[9], 1);
 	{
-		struct hyve_err err = { 0 };
+		struct hyve_err err = {0};
 		uint16_t *cnt = (uint16_t *)((uint8_t *)state + 20);
 
 		*cnt = 0; /* SCI_EN clear: impossible here */

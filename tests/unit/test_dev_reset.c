@@ -153,7 +153,8 @@ static void test_reset_random_writes_keep_state_valid(void)
 	k = machine_find_device(&m, "i8042", 0);
 	r = machine_find_device(&m, "reset-control", 0);
 	for (unsigned i = 0; i < 100000; i++) {
-		static const uint16_t ports[] = { 0x60, 0x64, 0xcf9, 0xf4, 0x5f, 0x63, 0xcf8 };
+		static const uint16_t ports[] = {0x60, 0x64, 0xcf9, 0xf4,
+						 0x5f, 0x63, 0xcf8};
 		uint64_t v = fake_rand();
 		uint64_t port = ports[v % 7];
 		unsigned len = 1u << ((v >> 8) % 3);
@@ -167,7 +168,8 @@ static void test_reset_random_writes_keep_state_valid(void)
 			CHECK(fake_save_check(r, NULL) == 0);
 		}
 	}
-	CHECK(fake.exits > 0); /* resets and debug exits were recorded, no crash */
+	CHECK(fake.exits >
+	      0); /* resets and debug exits were recorded, no crash */
 	fake_machine_destroy(&m);
 }
 

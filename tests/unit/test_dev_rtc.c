@@ -7,7 +7,7 @@
 #include "dev/rtc.h"
 #include "dev_fake.h"
 
-#define MS 1000000ULL
+#define MS  1000000ULL
 #define SEC 1000000000ULL
 
 static struct machine m;
@@ -32,8 +32,9 @@ static struct device *rtc_setup(uint64_t mem)
 
 /* Sets a BCD 24-hour time with the divider held in reset, then starts it:
  * the first update comes 500 ms after the returned instant. */
-static uint64_t rtc_set_bcd(uint8_t cent, uint8_t year, uint8_t mon, uint8_t mday, uint8_t hour,
-			    uint8_t min, uint8_t sec)
+static uint64_t rtc_set_bcd(uint8_t cent, uint8_t year, uint8_t mon,
+			    uint8_t mday, uint8_t hour, uint8_t min,
+			    uint8_t sec)
 {
 	rtc_wr(0x0a, 0x76);
 	rtc_wr(0x0b, 0x82);
@@ -185,7 +186,10 @@ static void test_rtc_every_periodic_rate(void)
 	CHECK(rtc_setup(64 << 20) != NULL);
 	rtc_set_bcd(0x20, 0x24, 0x01, 0x01, 0x00, 0x00, 0x00);
 	for (unsigned rs = 1; rs <= 15; rs++) {
-		unsigned hz = rs == 1 ? 256 : rs == 2 ? 128 : 32768u >> (rs - 1), n;
+		unsigned hz = rs == 1	? 256
+			      : rs == 2 ? 128
+					: 32768u >> (rs - 1),
+			 n;
 
 		rtc_wr(0x0a, 0x20 | rs);
 		rtc_wr(0x0b, 0x42);
@@ -193,7 +197,8 @@ static void test_rtc_every_periodic_rate(void)
 		if (rs >= 14)
 			hz *= 4;
 		if (n + 1 < hz || n > hz + 1)
-			printf("# rate select %u: %u interrupts, expected %u\n", rs, n, hz);
+			printf("# rate select %u: %u interrupts, expected %u\n",
+			       rs, n, hz);
 		CHECK(n + 1 >= hz && n <= hz + 1);
 	}
 	/* RS = 0: no periodic interrupt. */
@@ -294,7 +299,8 @@ static void test_rtc_cmos_memory_size_and_nmi_bit(void)
 
 	CHECK(rtc_setup(5ULL << 30) != NULL);
 	CHECK_EQ(rtc_rd(0x34) | rtc_rd(0x35) << 8, (3072 - 16) * 16);
-	CHECK_EQ(rtc_rd(0x5b) | rtc_rd(0x5c) << 8 | rtc_rd(0x5d) << 16, (2ULL << 30) >> 16);
+	CHECK_EQ(rtc_rd(0x5b) | rtc_rd(0x5c) << 8 | rtc_rd(0x5d) << 16,
+		 (2ULL << 30) >> 16);
 	fake_machine_destroy(&m);
 }
 
@@ -315,7 +321,8 @@ static void test_rtc_local_time_unless_utc(void)
 		after = time(NULL);
 		gmtime_r(&before, &tm);
 		if (before / 3600 == after / 3600) {
-			unsigned want = (unsigned)(tm.tm_hour + (utc ? 0 : 3)) % 24;
+			unsigned want =
+			    (unsigned)(tm.tm_hour + (utc ? 0 : 3)) % 24;
 
 			CHECK_EQ(hour, (want / 10) << 4 | want % 10);
 		}
@@ -353,13 +360,34 @@ static void test_rtc_state_round_trip(void)
 	fake_run_until(fake.now + 10 * SEC);
 	CHECK_EQ(rtc_rd(0x00), 0x18); /* continues from the saved time */
 	{
-		struct hyve_err err = { 0 };
+		struct hyve_err err = {0};
 		uint8_t *bad = state;
 
 		bad[128] = 0x80; /* index beyond the CMOS */
 		CHECK(dev->type->check(state, &err) < 0);
 	}
 	free(state);
+	fake_machine_destroy(&m);
+}
+
+static void test_rtc_advance_seconds_for_restore_wallclock(void)
+{
+	struct device *dev;
+	uint64_t t0;
+
+	CHECK((dev = rtc_setup(64 << 20)) != NULL);
+	t0 = rtc_set_bcd(0x20, 0x24, 0x12, 0x31, 0x23, 0x00, 0x00);
+	fake_run_until(t0 + 100 * MS);
+	rtc_advance_seconds(dev, 3600 + 61);
+	CHECK_EQ(rtc_rd(0x09), 0x25);
+	CHECK_EQ(rtc_rd(0x04), 0x00);
+	CHECK_EQ(rtc_rd(0x02), 0x01);
+	CHECK_EQ(rtc_rd(0x00), 0x01);
+	/* Stopped (SET): the held time moves. */
+	rtc_wr(0x0b, 0x82);
+	rtc_advance_seconds(dev, 59);
+	CHECK_EQ(rtc_rd(0x02), 0x02);
+	CHECK_EQ(rtc_rd(0x00), 0x00);
 	fake_machine_destroy(&m);
 }
 
@@ -400,6 +428,7 @@ int main(void)
 	RUN_TEST(test_rtc_cmos_memory_size_and_nmi_bit);
 	RUN_TEST(test_rtc_local_time_unless_utc);
 	RUN_TEST(test_rtc_state_round_trip);
+	RUN_TEST(test_rtc_advance_seconds_for_restore_wallclock);
 	RUN_TEST(test_rtc_random_writes_keep_state_valid);
 	return CHECK_DONE();
 }

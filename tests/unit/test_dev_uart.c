@@ -9,15 +9,15 @@
 
 #define COM1 0x3f8
 #define COM2 0x2f8
-#define RBR 0
-#define IER 1
-#define IIR 2
-#define FCR 2
-#define LCR 3
-#define MCR 4
-#define LSR 5
-#define MSR 6
-#define SCR 7
+#define RBR  0
+#define IER  1
+#define IIR  2
+#define FCR  2
+#define LCR  3
+#define MCR  4
+#define LSR  5
+#define MSR  6
+#define SCR  7
 
 static struct machine m;
 
@@ -33,7 +33,8 @@ static void test_uart_reset_values(void)
 	CHECK_EQ(pio_read(&m, COM1 + IIR, 1), 0x01);
 	CHECK_EQ(pio_read(&m, COM1 + LSR, 1), 0x60); /* THRE | TEMT */
 	CHECK_EQ(pio_read(&m, COM1 + LCR, 1), 0x00);
-	CHECK_EQ(pio_read(&m, COM1 + MSR, 1), 0xb0); /* CTS DSR DCD, no deltas */
+	CHECK_EQ(pio_read(&m, COM1 + MSR, 1),
+		 0xb0); /* CTS DSR DCD, no deltas */
 	CHECK_EQ(pio_read(&m, COM1 + IER, 1), 0x00);
 	fake_machine_destroy(&m);
 }
@@ -62,13 +63,15 @@ static void test_uart_divisor_latch_and_scratch(void)
 static void test_uart_loopback_fifo_and_overrun(void)
 {
 	CHECK(uart_setup() != NULL);
-	pio_write(&m, COM1 + FCR, 0x07, 1); /* FIFOs on and cleared, trigger 1 */
+	pio_write(&m, COM1 + FCR, 0x07,
+		  1); /* FIFOs on and cleared, trigger 1 */
 	CHECK_EQ(pio_read(&m, COM1 + IIR, 1), 0xc1);
 	pio_write(&m, COM1 + MCR, 0x10, 1);
 	for (unsigned i = 0; i < 17; i++)
 		pio_write(&m, COM1 + RBR, 'a' + i, 1);
 	CHECK_EQ(pio_read(&m, COM1 + LSR, 1), 0x63); /* DR | OE | THRE | TEMT */
-	CHECK_EQ(pio_read(&m, COM1 + LSR, 1), 0x61); /* OE cleared by the read */
+	CHECK_EQ(pio_read(&m, COM1 + LSR, 1),
+		 0x61); /* OE cleared by the read */
 	for (unsigned i = 0; i < 16; i++)
 		CHECK_EQ(pio_read(&m, COM1 + RBR, 1), 'a' + i);
 	CHECK_EQ(pio_read(&m, COM1 + LSR, 1), 0x60);
@@ -119,7 +122,8 @@ static void test_uart_interrupts_priority_and_out2_gate(void)
 	CHECK_EQ(pio_read(&m, COM1 + IIR, 1), 0xc4); /* 16 >= trigger 14 */
 	for (unsigned i = 0; i < 10; i++)
 		pio_read(&m, COM1 + RBR, 1);
-	CHECK_EQ(pio_read(&m, COM1 + IIR, 1), 0xcc); /* below trigger: timeout */
+	CHECK_EQ(pio_read(&m, COM1 + IIR, 1),
+		 0xcc); /* below trigger: timeout */
 	for (unsigned i = 0; i < 6; i++)
 		pio_read(&m, COM1 + RBR, 1);
 	CHECK_EQ(pio_read(&m, COM1 + IIR, 1), 0xc2);
@@ -168,9 +172,39 @@ static void test_uart_stdin_input_waits_when_fifo_full(void)
 	close(fds[0]);
 }
 
+static void test_uart_stdin_regular_file_is_polled(void)
+{
+	char path[] = "/tmp/hyve-test-uart-in-XXXXXX";
+	int fd = mkstemp(path), saved = dup(STDIN_FILENO);
+	const char msg[] = "from a regular file, longer than 16 bytes";
+
+	CHECK(fd >= 0);
+	CHECK(write(fd, msg, sizeof(msg) - 1) == (ssize_t)sizeof(msg) - 1);
+	lseek(fd, 0, SEEK_SET);
+	dup2(fd, STDIN_FILENO);
+	fake_machine_init(&m, 64 << 20);
+	m.cfg.com[0].backend = SERIAL_STDIO;
+	CHECK(fake_add(&m, "uart", 0) != NULL);
+	CHECK_EQ(fake.watches, 0);
+	pio_write(&m, COM1 + FCR, 0x01, 1);
+	for (unsigned i = 0; i < sizeof(msg) - 1; i++) {
+		fake_run_until(fake.now + 1000000);
+		CHECK_EQ(pio_read(&m, COM1 + LSR, 1) & 0x01, 0x01);
+		CHECK_EQ(pio_read(&m, COM1 + RBR, 1), (uint8_t)msg[i]);
+	}
+	fake_run_until(fake.now + 10000000);
+	CHECK_EQ(pio_read(&m, COM1 + LSR, 1) & 0x01, 0);
+	CHECK(fake_next_timer() == NULL); /* EOF: polling stopped */
+	fake_machine_destroy(&m);
+	dup2(saved, STDIN_FILENO);
+	close(saved);
+	close(fd);
+	unlink(path);
+}
+
 static void test_uart_file_backend_appends(void)
 {
-	char path[] = "/tmp/hyve-test-uart-XXXXXX", buf[64] = { 0 };
+	char path[] = "/tmp/hyve-test-uart-XXXXXX", buf[64] = {0};
 	int fd = mkstemp(path);
 
 	CHECK(fd >= 0);
@@ -190,9 +224,10 @@ static void test_uart_file_backend_appends(void)
 	/* An unwritable path is a clear creation error. */
 	fake_machine_init(&m, 64 << 20);
 	m.cfg.com[0].backend = SERIAL_FILE;
-	snprintf(m.cfg.com[0].path, sizeof(m.cfg.com[0].path), "/nonexistent/dir/x");
+	snprintf(m.cfg.com[0].path, sizeof(m.cfg.com[0].path),
+		 "/nonexistent/dir/x");
 	{
-		struct hyve_err err = { 0 };
+		struct hyve_err err = {0};
 
 		CHECK(machine_add_device(&m, "uart", 0, NULL, NULL, &err) < 0);
 		CHECK(strstr(err.msg, "/nonexistent/dir/x") != NULL);
@@ -221,12 +256,13 @@ static void test_uart_state_round_trip(void)
 	CHECK((b = fake_add(&m, "uart", 1)) != NULL);
 	CHECK(fake_load(b, state) == 0);
 	for (unsigned reg = 1; reg < 8; reg++)
-		CHECK_EQ(pio_read(&m, COM2 + reg, 1), pio_read(&m, COM1 + reg, 1));
+		CHECK_EQ(pio_read(&m, COM2 + reg, 1),
+			 pio_read(&m, COM1 + reg, 1));
 	CHECK_EQ(pio_read(&m, COM2 + RBR, 1), 'r');
 	CHECK_EQ(pio_read(&m, COM1 + RBR, 1), 'r');
 	/* check() refuses impossible states. */
 	{
-		struct hyve_err err = { 0 };
+		struct hyve_err err = {0};
 		uint8_t *bad = state;
 
 		bad[17] = 17; /* rx_count > 16 */
@@ -270,6 +306,7 @@ int main(void)
 	RUN_TEST(test_uart_loopback_modem_lines);
 	RUN_TEST(test_uart_interrupts_priority_and_out2_gate);
 	RUN_TEST(test_uart_stdin_input_waits_when_fifo_full);
+	RUN_TEST(test_uart_stdin_regular_file_is_polled);
 	RUN_TEST(test_uart_file_backend_appends);
 	RUN_TEST(test_uart_state_round_trip);
 	RUN_TEST(test_uart_random_writes_keep_state_valid);
