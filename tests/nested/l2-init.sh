@@ -2,7 +2,8 @@
 # /init of the L2 guest (the Linux that hyve boots).  Prints what the rig's
 # tests check, one "HYVE-L2-*" line each, then does what hyve.action= on the
 # kernel command line asks.  Every serial character is an exit that climbs
-# to L1 under nesting, so this stays terse.
+# to L1 under nesting, so this stays terse.  hyve.action=workload runs
+# /bin/l2-workload (hyve.mb= MiB, hyve.ticks= ticks) for the snapshot test.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -11,10 +12,12 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 # No /dev/console node in the initramfs: take the console from devtmpfs.
 exec 0</dev/console 1>/dev/console 2>&1
 
-action=shell
+action=shell mib=64 ticks=10
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	hyve.action=*) action=${arg#hyve.action=} ;;
+	hyve.mb=*) mib=${arg#hyve.mb=} ;;
+	hyve.ticks=*) ticks=${arg#hyve.ticks=} ;;
 	esac
 done
 
@@ -28,6 +31,16 @@ echo "HYVE-L2-ACTION=$action"
 case $action in
 poweroff) poweroff -f ;;
 reboot) reboot -f ;;
+workload)
+	# The save/restore workload (l2-workload.c, put here by the test): it
+	# powers off when it is done, and reboots (hyve status 0, not 1) when
+	# it found a fault, so hyve's status alone tells them apart.
+	if /bin/l2-workload "$mib" "$ticks"; then
+		poweroff -f
+	fi
+	echo "HYVE-L2-WORKLOAD-FAILED"
+	reboot -f
+	;;
 shell)
 	echo "hyve default guest: busybox shell on the console; 'poweroff -f' ends it."
 	# cttyhack gives the shell the console as controlling tty (job control, ^C).

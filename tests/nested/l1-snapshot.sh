@@ -1,0 +1,180 @@
+#!/bin/busybox sh
+# Runs inside L1 (test_linux_snapshot.sh puts it at /rig/l1-snapshot.sh):
+# drives hyve and hyvectl through save/restore on real (nested) KVM and
+# reports, for the host-side test to judge:
+#   SNAP-OUT[TAG] LINE          each line hyve printed in phase TAG, live
+#   SNAP-STEP TAG WHAT k=v...   what this script did and what came of it
+#   SNAP-CTL[TAG] LINE          what hyvectl answered
+# Every wait is bounded; a phase whose hyve will not finish is killed.
+#
+#   sh l1-snapshot.sh tsc     snapcount.elf clock=tsc: checkpoint, kill -9,
+#                             restore; the guest ends with status 1 unless
+#                             its raw TSC leapt across the restore
+#   sh l1-snapshot.sh linux   Debian's kernel running l2-workload (-c 2):
+#                             checkpoint, run on, kill -9, restore; suspend,
+#                             restore; suspend, restore; the workload
+#                             finishes and the guest powers off
+d=/tmp/snap
+mkdir -p "$d" && chmod 700 "$d"
+cr=$(printf '\r')
+l2_cmdline="console=ttyS0 quiet loglevel=1 panic=-1"
+
+up() { cut -d' ' -f1 /proc/uptime; }
+
+# hyve_start TAG ARGS...: hyve in the background (pid in $hpid); what it
+# prints goes to $d/TAG.out and to the console as SNAP-OUT[TAG] lines.
+hyve_start() {
+	local tag=$1
+	shift
+	out=$d/$tag.out
+	: >"$out"
+	rm -f "$d/$tag.fifo"
+	mkfifo "$d/$tag.fifo"
+	(
+		while IFS= read -r l || [ -n "$l" ]; do
+			l=${l%"$cr"}
+			echo "$l" >>"$out"
+			echo "SNAP-OUT[$tag] $l"
+			l=
+		done <"$d/$tag.fifo"
+	) &
+	reader=$!
+	echo "SNAP-STEP $tag start l1up=$(up) args=$*"
+	/bin/hyve "$@" >"$d/$tag.fifo" 2>&1 &
+	hpid=$!
+}
+
+# hyve_reap TAG SECONDS: waits for hyve to exit (killing it with SIGKILL
+# after SECONDS) and reports its status.
+hyve_reap() {
+	local tag=$1 n=0 rc
+	while kill -0 "$hpid" 2>/dev/null && [ $n -lt $(($2 * 2)) ]; do
+		sleep 0.5
+		n=$((n + 1))
+	done
+	if kill -0 "$hpid" 2>/dev/null; then
+		echo "SNAP-STEP $tag timeout after=$2"
+		kill -9 "$hpid"
+	fi
+	wait "$hpid"
+	rc=$?
+	wait "$reader"
+	echo "SNAP-STEP $tag exit status=$rc l1up=$(up)"
+}
+
+# hyve_kill TAG: SIGKILL, as a crash would.
+hyve_kill() {
+	echo "SNAP-STEP $1 kill last=$(last_tick) l1up=$(up)"
+	kill -9 "$hpid"
+	hyve_reap "$1" 10
+}
+
+# wait_line TAG PATTERN SECONDS: polls hyve's output for PATTERN (grep -E);
+# reports and fails if hyve exits or the time runs out first.
+wait_line() {
+	local n=0
+	while ! grep -q -E "$2" "$out"; do
+		if ! kill -0 "$hpid" 2>/dev/null; then
+			echo "SNAP-STEP $1 gone waiting-for=$2"
+			return 1
+		fi
+		if [ $n -ge $(($3 * 4)) ]; then
+			echo "SNAP-STEP $1 stuck waiting-for=$2 seconds=$3"
+			return 1
+		fi
+		sleep 0.25
+		n=$((n + 1))
+	done
+}
+
+# The last tick number the guest printed in the current phase.
+last_tick() {
+	if [ "$mode" = tsc ]; then
+		sed -n 's/.*tick \([0-9]*\) cpus=.*/\1/p' "$out" | tail -1
+	else
+		sed -n 's/.*HYVE-TICK n=\([0-9]*\) .*/\1/p' "$out" | tail -1
+	fi
+}
+
+# ctl TAG OP SNAPSHOT SOCKET: hyvectl --OP=SNAPSHOT; reports its status
+# and the tick the guest had printed before and after.
+ctl() {
+	local before rc t0
+	before=$(last_tick)
+	t0=$(up)
+	timeout -s KILL 60 /bin/hyvectl --socket="$4" --"$2"="$3" >"$d/ctl.out" 2>&1
+	rc=$?
+	sed "s/^/SNAP-CTL[$1] /" "$d/ctl.out"
+	echo "SNAP-STEP $1 $2 status=$rc before=$before after=$(last_tick) start=$t0 l1up=$(up)" \
+		"bytes=$(du -k "$3" "$3.mem" 2>/dev/null | awk '{ s += $1 } END { print s + 0 }')K"
+	return $rc
+}
+
+scenario_tsc() {
+	# tick_ms=50: the guest fails if its clock moves more than 40 ticks
+	# (2 s) between two ticks; the 5 s between checkpoint and kill make a
+	# TSC that follows the host's (not restored) fail that check.
+	hyve_start tsc --debug-exit -c 2 -m 128M -l com1,stdio --control "$d/tsc.sock" \
+		--kernel /snapcount.elf --cmdline "mb=16 ticks=160 tick_ms=50 cpus=2 clock=tsc" tsc
+	if ! wait_line tsc 'tick 8 cpus=' 60; then
+		hyve_kill tsc
+		return 1
+	fi
+	if ! ctl tsc checkpoint "$d/tsc.snap" "$d/tsc.sock"; then
+		hyve_kill tsc
+		return 1
+	fi
+	sleep 5
+	hyve_kill tsc
+	hyve_start tsc-r -r "$d/tsc.snap" -l com1,stdio
+	hyve_reap tsc-r 60
+}
+
+# restore_phase TAG SNAPSHOT TICKS: restores SNAPSHOT, waits for TICKS more
+# ticks, then suspends to $d/TAG.snap (hyve should exit 0).
+restore_phase() {
+	local first
+	hyve_start "$1" -r "$2" -l com1,stdio --control "$d/$1.sock"
+	if ! wait_line "$1" 'HYVE-TICK n=' 60; then
+		hyve_kill "$1"
+		return 1
+	fi
+	first=$(sed -n 's/.*HYVE-TICK n=\([0-9]*\) .*/\1/p' "$out" | head -1)
+	if ! wait_line "$1" "HYVE-TICK n=$((first + $3)) " 30 ||
+		! ctl "$1" suspend "$d/$1.snap" "$d/$1.sock"; then
+		hyve_kill "$1"
+		return 1
+	fi
+	hyve_reap "$1" 60
+}
+
+scenario_linux() {
+	# 15 ticks: the first run is killed near tick 10, the restores
+	# suspend near ticks 6 and 8, and the last restore runs to the end.
+	hyve_start boot -c 2 -m 192M --kernel /vmlinuz --initrd /l2.cpio.gz -l com1,stdio \
+		--cmdline "$l2_cmdline hyve.action=workload hyve.mb=64 hyve.ticks=15" --control "$d/boot.sock" l2
+	if ! wait_line boot 'HYVE-TICK n=3 ' 150; then
+		hyve_kill boot
+		return 1
+	fi
+	if ! ctl boot checkpoint "$d/ck.snap" "$d/boot.sock"; then
+		hyve_kill boot
+		return 1
+	fi
+	# Long enough that a clock which leapt by the time hyve was down
+	# stands out from a tick's normal second.
+	sleep 6
+	hyve_kill boot
+	restore_phase r1 "$d/ck.snap" 2 || return 1
+	restore_phase r2 "$d/r1.snap" 1 || return 1
+	hyve_start r3 -r "$d/r2.snap" -l com1,stdio --control "$d/r3.sock"
+	hyve_reap r3 90
+}
+
+mode=$1
+case $mode in
+tsc) scenario_tsc ;;
+linux) scenario_linux ;;
+*) echo "SNAP-STEP usage bad-mode=$mode" ;;
+esac
+echo "SNAP-STEP $mode done l1up=$(up)"
