@@ -57,4 +57,33 @@ run_target() {
 }
 
 run_target fuzz_snapshot_reader snapshot
+
+# ---- virtqueue walker (issue 7; maintained with src/dev/virtqueue.c) ----
+# Built from the walker and guest_ptr only; same limits and report lines.
+run_virtq_target() {
+	local name=fuzz_virtqueue log=$out/fuzz_virtqueue.log
+	mkdir -p "$out/corpus/virtqueue"
+	if ! "$CC" "${flags[@]}" fuzz/fuzz_virtqueue.c src/dev/virtqueue.c src/core/mem.c src/core/err.c \
+		-o "$out/$name" >"$out/$name.build.log" 2>&1; then
+		echo "FAIL: $name: build failed (see $out/$name.build.log)"
+		tail -5 "$out/$name.build.log"
+		status=1
+		return
+	fi
+	"$out/$name" "${limit[@]}" -max_len=65600 -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -artifact_prefix="$out/crashes/$name-" \
+		"$out/corpus/virtqueue" fuzz/corpus/virtqueue >"$log" 2>&1
+	local rc=$?
+	local execs
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+	if [ "$rc" -eq 0 ]; then
+		echo "PASS: $name (${execs:-?} execs)"
+	else
+		echo "FAIL: $name: exit $rc after ${execs:-?} execs (log: $log, crashes in $out/crashes/)"
+		grep -m3 -E 'ERROR|SUMMARY' "$log" | sed 's/^/    /'
+		status=1
+	fi
+}
+run_virtq_target
+# ---- end of the virtqueue block ----
 exit $status

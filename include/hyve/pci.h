@@ -78,6 +78,9 @@ struct pci_func_ops {
 	/* BAR addresses or decode enables changed (config write, reset or
 	 * load); called without any PCI lock held. */
 	void (*mapping_changed)(struct pci_func *f);
+	/* Config accesses wholly inside [cfg_hook_start, +cfg_hook_len) go
+	 * here instead of the config bytes (a device-defined data window). */
+	void (*cfg_hook)(struct pci_func *f, unsigned reg, uint8_t *data, unsigned len, bool is_write);
 };
 
 /* The saved state of one function: the writable header registers by
@@ -120,6 +123,7 @@ struct pci_func {
 	uint8_t msix_pba[PCI_MSIX_MAX / 8];
 	struct pci_msix_vector vec[PCI_MSIX_MAX];
 	bool intx_level;
+	uint8_t cfg_hook_start, cfg_hook_len;
 	const struct pci_func_ops *ops;
 	void *opaque;
 };

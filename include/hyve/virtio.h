@@ -78,6 +78,10 @@ int virtq_check(const struct guest_mem *gm, const struct virtq_state *q, uint16_
 /* Takes the next available chain: 1 = *req filled, 0 = nothing available,
  * -EINVAL = the driver broke the rules (*why says how; nothing consumed). */
 int virtq_pop(const struct guest_mem *gm, struct virtq_state *q, struct virtq_req *req, const char **why);
+/* Something is available (without taking it). */
+bool virtq_has_avail(const struct guest_mem *gm, const struct virtq_state *q);
+/* Gives back the chain virtq_pop just took (nothing was pushed). */
+void virtq_unpop(struct virtq_state *q);
 /* Publishes `head` as used with `len` bytes written. */
 int virtq_push(const struct guest_mem *gm, struct virtq_state *q, uint16_t head, uint32_t len);
 /* The driver has not suppressed used-buffer notifications. */
@@ -145,6 +149,10 @@ struct virtio_dev {
 	int kick_fd[VIRTIO_MAX_QUEUES]; /* ioeventfd targets */
 	uint64_t kick_addr[VIRTIO_MAX_QUEUES];
 	int ctl_fd;
+	/* A backend fd the worker also waits on while poll_fd_armed (e.g. a
+	 * console socket while the driver has receive buffers). */
+	int poll_fd;
+	bool poll_fd_armed;
 	pthread_t thread;
 	bool thread_started, stop, pause_req, parked;
 	struct virtq_req req; /* the worker's scratch request */

@@ -62,6 +62,11 @@ static void pci_cfg_access(struct pci_host *h, unsigned bus, unsigned slot, unsi
 			memset(data, 0xff, len);
 		return;
 	}
+	if (f->cfg_hook_len && f->ops && f->ops->cfg_hook && reg >= f->cfg_hook_start &&
+	    reg + len <= (unsigned)f->cfg_hook_start + f->cfg_hook_len) {
+		f->ops->cfg_hook(f, reg, data, len, is_write);
+		return;
+	}
 	pthread_mutex_lock(&f->lock);
 	for (unsigned i = 0; i < len; i++) {
 		unsigned r = reg + i;
@@ -226,7 +231,9 @@ void pci_intx_set(struct pci_func *f, bool level)
 		if (pci_intx_gsi(o->slot, 0) != gsi || !o->cfg[PCI_INTERRUPT_PIN])
 			continue;
 		pthread_mutex_lock(&o->lock);
-		if (o->intx_level && !(o->cfg[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8)))
+		/* INTx disabled, or MSI-X on (PCI 3.0, 6.8.2): the pin is idle. */
+		if (o->intx_level && !(o->cfg[PCI_COMMAND + 1] & (PCI_COMMAND_INTX_DISABLE >> 8)) &&
+		    !(o->msix_vectors && (o->cfg[o->msix_cap + 3] & 0x80)))
 			any = true;
 		pthread_mutex_unlock(&o->lock);
 	}

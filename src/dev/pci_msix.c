@@ -62,6 +62,8 @@ int pci_msix_init(struct pci_func *f, unsigned bar, uint32_t table_off, uint32_t
 	f->msix_table_off = table_off;
 	f->msix_pba_off = pba_off;
 	f->wmask[off + 3] = MSIX_CTRL_ENABLE | MSIX_CTRL_FMASK;
+	for (unsigned v = 0; v < vectors; v++)
+		f->msix_table[v * MSIX_ENTRY_SIZE + MSIX_ENTRY_CTRL] = MSIX_VECTOR_MASKED; /* 6.8.2.9 */
 	return 0;
 }
 
@@ -177,6 +179,7 @@ static void pci_msix_flush_pending(struct pci_func *f)
 
 void pci_msix_cfg_written(struct pci_func *f)
 {
+	pci_intx_set(f, f->intx_level);
 	pci_msix_flush_pending(f);
 }
 

@@ -37,6 +37,7 @@
 #define VIRTIO_PCI_CAP_NOTIFY 2
 #define VIRTIO_PCI_CAP_ISR 3
 #define VIRTIO_PCI_CAP_DEVICE 4
+#define VIRTIO_PCI_CAP_PCI_CFG 5
 
 static const struct state_field virtio_common_fields[] = {
 	FIELD_U32(struct virtio_common_state, device_feature_select, 1),
@@ -145,7 +146,7 @@ static void virtio_kick_worker(struct virtio_dev *vd)
 static void *virtio_worker(void *arg)
 {
 	struct virtio_dev *vd = arg;
-	struct pollfd pfd[VIRTIO_MAX_QUEUES + 1];
+	struct pollfd pfd[VIRTIO_MAX_QUEUES + 2];
 	unsigned n = 0;
 	eventfd_t v;
 
@@ -153,7 +154,13 @@ static void *virtio_worker(void *arg)
 	for (unsigned q = 0; q < vd->ops->nr_queues; q++)
 		pfd[n++] = (struct pollfd){ .fd = vd->kick_fd[q], .events = POLLIN };
 	for (;;) {
-		if (poll(pfd, n, -1) < 0 && errno != EINTR)
+		unsigned np = n;
+
+		pthread_mutex_lock(&vd->lock);
+		if (vd->poll_fd >= 0 && vd->poll_fd_armed)
+			pfd[np++] = (struct pollfd){ .fd = vd->poll_fd, .events = POLLIN };
+		pthread_mutex_unlock(&vd->lock);
+		if (poll(pfd, np, -1) < 0 && errno != EINTR)
 			break;
 		for (unsigned i = 0; i < n; i++)
 			if (pfd[i].revents & POLLIN)
@@ -410,9 +417,37 @@ static void virtio_bar_access(struct pci_func *f, unsigned bar, uint64_t off, ui
 	pthread_mutex_unlock(&vd->lock);
 }
 
+/* VIRTIO_PCI_CAP_PCI_CFG (4.1.4.9): pci_cfg_data reaches `length` bytes
+ * at `offset` of BAR `bar`, as the driver set them in the capability. */
+static void virtio_pci_cfg_hook(struct pci_func *f, unsigned reg, uint8_t *data, unsigned len, bool is_write)
+{
+	unsigned cap = f->cfg_hook_start - 16, n;
+	uint32_t off, length;
+	uint8_t bar, buf[4] = { 0 };
+
+	pthread_mutex_lock(&f->lock);
+	bar = f->cfg[cap + 4];
+	memcpy(&off, &f->cfg[cap + 8], 4);
+	memcpy(&length, &f->cfg[cap + 12], 4);
+	pthread_mutex_unlock(&f->lock);
+	if (!is_write)
+		memset(data, 0, len);
+	/* Only naturally aligned 1, 2 or 4-byte windows inside BAR 0. */
+	if (bar != 0 || (length != 1 && length != 2 && length != 4) || off % length ||
+	    off + length > VIRTIO_BAR_SIZE || reg != f->cfg_hook_start)
+		return;
+	n = len < length ? len : length;
+	if (is_write)
+		memcpy(buf, data, n);
+	virtio_bar_access(f, 0, off, buf, length, is_write);
+	if (!is_write)
+		memcpy(data, buf, n);
+}
+
 static const struct pci_func_ops virtio_pci_ops = {
 	.bar_access = virtio_bar_access,
 	.mapping_changed = virtio_mapping_changed,
+	.cfg_hook = virtio_pci_cfg_hook,
 };
 
 /* ---- creation ---- */
@@ -430,6 +465,22 @@ static int virtio_add_cap(struct virtio_dev *vd, uint8_t type, uint32_t off, uin
 		memcpy(&cap[16], &mult, 4);
 	ret = pci_func_add_cap(&vd->pci, cap, notify ? 20 : 16, err);
 	return ret < 0 ? ret : 0;
+}
+
+/* bar, offset and length are the driver's to set; pci_cfg_data is the
+ * window (config hook). */
+static int virtio_add_pci_cfg_cap(struct virtio_dev *vd, struct hyve_err *err)
+{
+	uint8_t cap[20] = { PCI_CAP_ID_VNDR, 0, 20, VIRTIO_PCI_CAP_PCI_CFG };
+	int off = pci_func_add_cap(&vd->pci, cap, sizeof(cap), err);
+
+	if (off < 0)
+		return off;
+	vd->pci.wmask[off + 4] = 0xff;
+	memset(&vd->pci.wmask[off + 8], 0xff, 8);
+	vd->pci.cfg_hook_start = (uint8_t)(off + 16);
+	vd->pci.cfg_hook_len = 4;
+	return 0;
 }
 
 int virtio_dev_create(struct virtio_dev *vd, struct device *dev, const struct virtio_dev_ops *ops, void *priv,
@@ -453,6 +504,7 @@ int virtio_dev_create(struct virtio_dev *vd, struct device *dev, const struct vi
 	vd->ops = ops;
 	vd->priv = priv;
 	vd->ctl_fd = -1;
+	vd->poll_fd = -1;
 	for (unsigned q = 0; q < VIRTIO_MAX_QUEUES; q++)
 		vd->kick_fd[q] = -1;
 	pthread_mutex_init(&vd->lock, NULL);
@@ -475,6 +527,8 @@ int virtio_dev_create(struct virtio_dev *vd, struct device *dev, const struct vi
 		ret = virtio_add_cap(vd, VIRTIO_PCI_CAP_ISR, VIRTIO_ISR_OFF, 4, false, err);
 	if (!ret && ops->config_size)
 		ret = virtio_add_cap(vd, VIRTIO_PCI_CAP_DEVICE, VIRTIO_DEVICE_OFF, ops->config_size, false, err);
+	if (!ret)
+		ret = virtio_add_pci_cfg_cap(vd, err);
 	if (ret)
 		return ret;
 	vd->ctl_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

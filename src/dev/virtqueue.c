@@ -117,6 +117,22 @@ int virtq_pop(const struct guest_mem *gm, struct virtq_state *q, struct virtq_re
 	return 1;
 }
 
+bool virtq_has_avail(const struct guest_mem *gm, const struct virtq_state *q)
+{
+	const char *why;
+	const uint8_t *avail;
+
+	if (virtq_check(gm, q, VIRTQ_MAX_SIZE, &why))
+		return false;
+	avail = guest_ptr(gm, q->driver_addr, 6 + 2ULL * q->size);
+	return virtq_load16(avail + 2) != q->last_avail_idx;
+}
+
+void virtq_unpop(struct virtq_state *q)
+{
+	q->last_avail_idx--;
+}
+
 int virtq_push(const struct guest_mem *gm, struct virtq_state *q, uint16_t head, uint32_t len)
 {
 	uint8_t *used = q->size ? guest_ptr(gm, q->device_addr, 6 + 8ULL * q->size) : NULL;

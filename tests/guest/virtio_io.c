@@ -17,6 +17,7 @@
 #define VENDOR_VIRTIO 0x1af4
 #define DEV_BLK 0x1042
 #define DEV_RNG 0x1044
+#define DEV_CONSOLE 0x1043
 #define QSIZE 16
 #define ST_ACK 1
 #define ST_DRIVER 2
@@ -52,10 +53,10 @@ struct vdev {
 	u64 common, notify, isr, device, msix_table;
 	u32 notify_mult;
 	u8 msix_cap;
-	struct vq q;
+	struct vq q, q1;
 };
 
-static struct vdev rng, blk;
+static struct vdev rng, blk, con;
 static volatile u32 rng_irqs, blk_irqs;
 static u8 buf[4096] __attribute__((aligned(4096)));
 
@@ -143,22 +144,37 @@ static void vd_init(struct vdev *d, u16 msix_vector)
 	w8(c + 0x14, ST_ACK | ST_DRIVER | ST_FEATURES_OK);
 	if (!(r8(c + 0x14) & ST_FEATURES_OK))
 		guest_fail("FEATURES_OK refused");
+	for (u16 qi = 0; qi < r16(c + 0x12) && qi < 2; qi++) {
+		struct vq *q = qi ? &d->q1 : &d->q;
+
+		w16(c + 0x16, qi);
+		if (r16(c + 0x18) < QSIZE)
+			guest_fail("queue %u too small", qi);
+		w16(c + 0x18, QSIZE);
+		memset(q, 0, sizeof(*q));
+		w32(c + 0x20, (u32)(u64)&q->desc);
+		w32(c + 0x24, 0);
+		w32(c + 0x28, (u32)(u64)&q->avail);
+		w32(c + 0x2c, 0);
+		w32(c + 0x30, (u32)(u64)&q->used);
+		w32(c + 0x34, 0);
+		w16(c + 0x1a, msix_vector);
+		if (r16(c + 0x1a) != msix_vector)
+			guest_fail("queue MSI-X vector %u not taken", msix_vector);
+		w16(c + 0x1c, 1);
+	}
 	w16(c + 0x16, 0);
-	if (r16(c + 0x18) < QSIZE)
-		guest_fail("queue 0 too small");
-	w16(c + 0x18, QSIZE);
-	memset(&d->q, 0, sizeof(d->q));
-	w32(c + 0x20, (u32)(u64)&d->q.desc);
-	w32(c + 0x24, 0);
-	w32(c + 0x28, (u32)(u64)&d->q.avail);
-	w32(c + 0x2c, 0);
-	w32(c + 0x30, (u32)(u64)&d->q.used);
-	w32(c + 0x34, 0);
-	w16(c + 0x1a, msix_vector);
-	if (r16(c + 0x1a) != msix_vector)
-		guest_fail("queue MSI-X vector %u not taken", msix_vector);
-	w16(c + 0x1c, 1);
 	w8(c + 0x14, ST_ACK | ST_DRIVER | ST_FEATURES_OK | ST_DRIVER_OK);
+}
+
+static void vq_kick_q(struct vdev *d, struct vq *q, u16 qi, u16 head)
+{
+	q->avail.ring[q->avail.idx % QSIZE] = head;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	q->avail.idx++;
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	w16(d->common + 0x16, qi);
+	w16(d->notify + r16(d->common + 0x1e) * d->notify_mult, qi);
 }
 
 static void vq_kick(struct vdev *d, u16 head)
@@ -324,6 +340,56 @@ static void blk_test(unsigned iters, unsigned pause_ms)
 	gprintf("virtio-blk: %u sectors verified, flushed, intx interrupts %u\n", iters, blk_irqs);
 }
 
+/* Polls queue q for its next used element. */
+static u32 vq_poll(struct vq *q, const char *what, u64 ms)
+{
+	u64 end = rdtsc() + ms * tsc_khz();
+	u32 len;
+
+	while (*(volatile u16 *)&q->used.idx == q->last_used)
+		if (rdtsc() > end)
+			guest_fail("%s: nothing in %llu ms", what, (unsigned long long)ms);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	len = q->used.ring[q->last_used % QSIZE].len;
+	q->last_used++;
+	return len;
+}
+
+static void con_write(const char *text)
+{
+	static char out[128];
+	u32 n = (u32)strlen(text);
+
+	memcpy(out, text, n);
+	con.q1.desc[0] = (struct desc){ (u64)out, n, 0, 0 };
+	vq_kick_q(&con, &con.q1, 1, 0);
+	vq_poll(&con.q1, "virtio-console transmit", 5000);
+}
+
+/* Output to the host; with con_rx=1 a line from the host comes back. */
+static void console_test(void)
+{
+	static char in[64];
+	u32 n;
+
+	vd_init(&con, 0xffff);
+	con_write("virtio-console: hello from the guest\n");
+	gprintf("virtio-console: sent\n");
+	if (!mb_arg_u64("con_rx", 0))
+		return;
+	memset(in, 0, sizeof(in));
+	con.q.desc[0] = (struct desc){ (u64)in, sizeof(in) - 1, 2, 0 };
+	vq_kick_q(&con, &con.q, 0, 0);
+	gprintf("virtio-console: ready\n");
+	n = vq_poll(&con.q, "virtio-console receive", 20000);
+	if (n && in[n - 1] == '\n')
+		in[n - 1] = 0;
+	gprintf("virtio-console: got '%s'\n", in);
+	con_write("virtio-console: echo ");
+	con_write(in);
+	con_write("\n");
+}
+
 int guest_main(void)
 {
 	unsigned iters = (unsigned)mb_arg_u64("iters", 8), pause_ms = (unsigned)mb_arg_u64("pause_ms", 0);
@@ -347,5 +413,7 @@ int guest_main(void)
 	if (mb_arg_u64("hostile", 0))
 		rng_hostile();
 	blk_test(iters, pause_ms);
+	if (pci_find(DEV_CONSOLE, &con))
+		console_test();
 	return GUEST_EXIT_PASS;
 }
