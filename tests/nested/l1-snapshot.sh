@@ -10,6 +10,8 @@
 #   sh l1-snapshot.sh tsc     snapcount.elf clock=tsc: checkpoint, kill -9,
 #                             restore; the guest ends with status 1 unless
 #                             its raw TSC leapt across the restore
+#   sh l1-snapshot.sh ioapic  tests/guest dev_ioapic.elf: level-triggered
+#                             IOAPIC interrupts delivered exactly once
 #   sh l1-snapshot.sh linux   Debian's kernel running l2-workload (-c 2):
 #                             checkpoint, run on, kill -9, restore; suspend,
 #                             restore; suspend, restore; the workload
@@ -171,9 +173,17 @@ scenario_linux() {
 	hyve_reap r3 90
 }
 
+# The IOAPIC exact-delivery check that this host's PVM KVM cannot pass
+# (tests/system/test_dev_ioapic.sh): under real KVM it must be exact.
+scenario_ioapic() {
+	hyve_start ioapic --debug-exit -l com1,stdio --kernel /dev_ioapic.elf ioapic
+	hyve_reap ioapic 90
+}
+
 mode=$1
 case $mode in
 tsc) scenario_tsc ;;
+ioapic) scenario_ioapic ;;
 linux) scenario_linux ;;
 *) echo "SNAP-STEP usage bad-mode=$mode" ;;
 esac

@@ -17,7 +17,7 @@
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
-names=(nested_tsc_continues_across_restore linux_checkpoint_while_running linux_restore_counter_continues
+names=(nested_tsc_continues_across_restore nested_ioapic_level_exactly_once linux_checkpoint_while_running linux_restore_counter_continues
 	linux_restore_memory_intact linux_restore_monotonic_clock_continues linux_restore_date_continues
 	linux_restore_both_cpus_online linux_suspend_restore_suspend_restore linux_restored_guest_powers_off)
 fail_all() { for n in "${names[@]}"; do nested_fail "$n" "$1"; done; exit 1; }
@@ -31,6 +31,8 @@ nested_prepare "${names[@]}" || exit $nested_failed
 snapcount=$nested_top/tests/guest/build/snapcount.elf
 [ -f "$snapcount" ] || make -s -C "$nested_top/tests/guest" >/dev/null 2>&1
 [ -f "$snapcount" ] || fail_all "$snapcount is not built (make -C tests/guest)"
+ioapic_guest=$nested_top/tests/guest/build/dev_ioapic.elf
+[ -f "$ioapic_guest" ] || fail_all "$ioapic_guest is not built (make -C tests/guest)"
 dir=$nested_top/build/nested/linux_snapshot
 mkdir -p "$dir"
 # Static: the L2 initramfs has busybox and nothing else.
@@ -41,6 +43,7 @@ gcc -std=c11 -D_GNU_SOURCE -O2 -static -s -Wall -Wextra -Werror -o "$dir/l2-work
 t0=$(date +%s)
 nested_rig linux_snapshot --l2-file "$dir/l2-workload:/bin/l2-workload" \
 	--l1-file "$nested_dir/l1-snapshot.sh:/rig/l1-snapshot.sh" --l1-file "$snapcount:/snapcount.elf" \
+	--l1-file "$ioapic_guest:/dev_ioapic.elf" --l1-cmd 'sh /rig/l1-snapshot.sh ioapic' \
 	--l1-cmd 'sh /rig/l1-snapshot.sh tsc' --l1-cmd 'sh /rig/l1-snapshot.sh linux' \
 	--run-timeout 240 --timeout 380
 echo "# rig wall time: $(($(date +%s) - t0)) s"
@@ -90,6 +93,17 @@ show() {
 first_ok() {
 	[ -n "$1" ] && [ -n "$2" ] && [ -n "$3" ] && [ "$1" -ge "$2" ] && [ "$1" -le "$3" ]
 }
+
+# --- the IOAPIC under real KVM ---------------------------------------------
+name=nested_ioapic_level_exactly_once
+ex=$(step ioapic exit)
+if [ "$(val "$ex" status)" = 1 ] && out ioapic | grep -qx 'ioapic: exactly-once ok' &&
+	out ioapic | grep -qx 'ioapic: level-once ok'; then
+	nested_pass "$name"
+else
+	nested_fail $name "dev_ioapic under real KVM: status '$(val "$ex" status)', $(out ioapic | grep -m1 -E 'exactly-once|FAIL' || echo 'no exactly-once line')"
+	show ioapic
+fi
 
 # --- run 1: snapcount, raw TSC --------------------------------------------
 
