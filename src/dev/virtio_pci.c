@@ -157,7 +157,9 @@ static void *virtio_worker(void *arg)
 		unsigned np = n;
 
 		pthread_mutex_lock(&vd->lock);
-		if (vd->poll_fd >= 0 && vd->poll_fd_armed)
+		/* A backend is watched only while the driver runs: after a
+		 * reset nothing would consume its input and poll would spin. */
+		if (vd->poll_fd >= 0 && vd->poll_fd_armed && virtio_running(vd))
 			pfd[np++] = (struct pollfd){ .fd = vd->poll_fd, .events = POLLIN };
 		pthread_mutex_unlock(&vd->lock);
 		if (poll(pfd, np, -1) < 0 && errno != EINTR)

@@ -153,7 +153,7 @@ fi
 bad=
 for spec in "3,virtio-blk,$SYS_TMP/none.img" "3,virtio-blk" "3,virtio-blk,$disk,sectorsize=300" \
 	"3,virtio-blk,$disk,bogus" "0,virtio-rng" "3,virtio-nonesuch" "3,rtc" "3,virtio-rng,extra" "3,virtio-console" \
-	"3,virtio-console,socket=$SYS_TMP/nobody.sock" "3,virtio-net,tap=tap0"; do
+	"3,virtio-console,socket=$SYS_TMP/nobody.sock" "3,virtio-net,tap=hyve-no-such-tap0"; do
 	hyve_run --timeout 20 --debug-exit -l com1,stdio --kernel "$G" -s "$spec" "$VM"
 	if [ "$HYVE_STATUS" != 4 ] || [ ! -s "$HYVE_ERR" ] || [ -s "$HYVE_OUT" ]; then
 		bad="$bad [-s $spec: $(hyve_summary)]"
