@@ -10,7 +10,7 @@
 # file against its checksum and unmounts, and L1 then runs e2fsck -fn on the
 # disk image.  The hyve -r run needs no arguments but the snapshot.
 set -u
-. "$(dirname "$0")/../nested/lib.sh"
+. "$(dirname "$0")/lib.sh"
 
 CASES="virtio_linux_binds_pci_devices_with_msix virtio_linux_hwrng_gives_bytes
 virtio_linux_ext4_checkpoint_restore_files_intact virtio_linux_ext4_fsck_clean_after_restore"
