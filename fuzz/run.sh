@@ -28,7 +28,7 @@ flags=(-std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined
 	-Iinclude -Isrc -Itests/unit)
 # The format library only: save/restore (src/snap/vm*.c) needs the machine.
 snap_src=(src/snap/cbor.c src/snap/fields.c src/snap/fields_decode.c
-	src/snap/inspect.c src/snap/machine.c src/snap/memfile.c src/snap/reader.c
+	src/snap/inspect.c src/snap/machine.c src/snap/memfile.c src/snap/ram_chunks.c src/snap/reader.c
 	src/snap/reader_query.c src/snap/stream.c src/snap/walk.c src/core/err.c)
 
 status=0

@@ -8,9 +8,17 @@
 #include "hyve/config.h"
 #include "hyve/err.h"
 
+/* How a restore brings in guest RAM (docs/hyve.8). */
+enum hyve_restore_mode {
+	HYVE_RESTORE_LAZY,     /* map the RAM file privately; pages load on first touch */
+	HYVE_RESTORE_PREFAULT, /* lazy, plus a thread faulting pages in, in order */
+	HYVE_RESTORE_EAGER,    /* copy into fresh memory, every digest checked */
+};
+
 struct hyve_options {
 	struct vm_config cfg;
 	unsigned selftest_pause; /* --selftest-pause=N: N pause/resume cycles */
+	enum hyve_restore_mode restore_mode; /* --restore-mode */
 	bool help;
 	bool version;
 	/* What was given explicitly (checked against a snapshot on restore). */

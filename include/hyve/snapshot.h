@@ -243,13 +243,22 @@ int snap_write_machine(struct snap_writer *w, const struct snap_machine *m,
 int snap_write_section(struct snap_writer *w, const struct state_desc *desc,
 		       const char *name, unsigned instance, const void *state,
 		       uint32_t flags, struct hyve_err *err);
+/* Writes the RAM file's data; its digests and the RAM map record follow
+ * in snap_writer_flush. */
 int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
 		   struct hyve_err *err);
+/* RAM file with O_DIRECT (true) or through the page cache (false, the
+ * default); the environment variable HYVE_SNAPSHOT_IO overrides. */
+void snap_writer_set_direct(struct snap_writer *w, bool direct);
 /* Any other record (tests, future optional records). */
 int snap_write_record(struct snap_writer *w, uint32_t type, uint32_t flags,
 		      const void *body, size_t len, struct hyve_err *err);
-/* Appends END, writes, fsyncs, renames both files into place, fsyncs the
- * directory, frees w (also on failure, after removing the temp files). */
+/* Appends END and writes the state file under its temporary name: every
+ * byte of the snapshot is then in the page cache (the guest may run on)
+ * but not yet durable nor in place.  On failure w is aborted and freed. */
+int snap_writer_flush(struct snap_writer *w, struct hyve_err *err);
+/* Flushes if not done yet, fsyncs, renames both files into place, fsyncs
+ * the directory, frees w (also on failure, after removing the temp files). */
 int snap_writer_commit(struct snap_writer *w, struct hyve_err *err);
 /* Removes the temp files and frees w. */
 void snap_writer_abort(struct snap_writer *w);

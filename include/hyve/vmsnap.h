@@ -20,6 +20,19 @@ int vm_snapshot_save(struct machine *m, const char *path, const char *note,
 		     vm_snapshot_progress progress, void *opaque,
 		     struct hyve_err *err);
 
+/* vm_snapshot_save in two steps, so that a checkpointed guest runs on
+ * while its snapshot is made durable: _begin writes everything (to the page
+ * cache, under temporary names) and returns the pending writer; the caller
+ * may then resume the vCPUs and call _finish (fsync, rename into place),
+ * which frees it.  On failure of _begin nothing is pending. */
+struct snap_writer;
+#define VM_SNAPSHOT_DIRECT 1u /* RAM file with O_DIRECT: durable when _begin returns */
+int vm_snapshot_save_begin(struct machine *m, const char *path, const char *note,
+			   unsigned flags, vm_snapshot_progress progress, void *opaque,
+			   struct snap_writer **pending, struct hyve_err *err);
+int vm_snapshot_save_finish(struct snap_writer *pending, const char *path,
+			    struct hyve_err *err);
+
 /* Builds `m` from the snapshot at opts->cfg.restore_path: reads, decodes and
  * checks everything first, then creates the machine and loads the state.
  * On success the machine is ready for machine_run. */

@@ -17,6 +17,7 @@ enum {
 	OPT_DEBUG_EXIT,
 	OPT_CONTROL,
 	OPT_RESTORE_WALLCLOCK,
+	OPT_RESTORE_MODE,
 	OPT_SELFTEST_PAUSE,
 };
 
@@ -26,7 +27,8 @@ void hyve_usage(FILE *out)
 		"usage: hyve [-c vcpus] [-m size[K|M|G]] [-l com1,stdio|com1,file=PATH|com2,...] [-u]\n"
 		"            [-s slot[:func],emulation[,conf]] [--kernel PATH] [--initrd PATH]\n"
 		"            [--cmdline STR] [--module PATH[,args]] [--debug-exit] [--control PATH] NAME\n"
-		"       hyve -r SNAPSHOT [--restore-wallclock] [options] [NAME]\n"
+		"       hyve -r SNAPSHOT [--restore-wallclock] [--restore-mode=lazy|prefault|eager]\n"
+		"            [options] [NAME]\n"
 		"exit status: 0 rebooted, 1 powered off, 2 halted, 3 triple fault, 4 error,\n"
 		"             (V<<1)|1 when the guest writes V to the debug-exit port\n");
 }
@@ -140,6 +142,7 @@ int hyve_parse_args(int argc, char **argv, struct hyve_options *opts, struct hyv
 		{ "control", required_argument, NULL, OPT_CONTROL },
 		{ "restore", required_argument, NULL, 'r' },
 		{ "restore-wallclock", no_argument, NULL, OPT_RESTORE_WALLCLOCK },
+		{ "restore-mode", required_argument, NULL, OPT_RESTORE_MODE },
 		{ "selftest-pause", required_argument, NULL, OPT_SELFTEST_PAUSE },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -207,6 +210,16 @@ int hyve_parse_args(int argc, char **argv, struct hyve_options *opts, struct hyv
 		case OPT_RESTORE_WALLCLOCK:
 			cfg->restore_wallclock = true;
 			break;
+		case OPT_RESTORE_MODE:
+			if (strcmp(optarg, "lazy") == 0)
+				opts->restore_mode = HYVE_RESTORE_LAZY;
+			else if (strcmp(optarg, "prefault") == 0)
+				opts->restore_mode = HYVE_RESTORE_PREFAULT;
+			else if (strcmp(optarg, "eager") == 0)
+				opts->restore_mode = HYVE_RESTORE_EAGER;
+			else
+				ret = err_set(err, EINVAL, "--restore-mode %s: expected lazy, prefault or eager", optarg);
+			break;
 		case OPT_SELFTEST_PAUSE:
 			v = strtoul(optarg, &end, 10);
 			if (end == optarg || *end || v > 1000000)
@@ -235,6 +248,8 @@ int hyve_parse_args(int argc, char **argv, struct hyve_options *opts, struct hyv
 	if (optind < argc)
 		return err_set(err, EINVAL, "unexpected argument '%s' after the VM name", argv[optind]);
 	if (!cfg->restore_path[0]) {
+		if (opts->restore_mode != HYVE_RESTORE_LAZY)
+			return err_set(err, EINVAL, "--restore-mode needs -r SNAPSHOT");
 		if (!cfg->name[0])
 			return err_set(err, EINVAL, "no VM name given (see hyve --help)");
 		if (!cfg->kernel[0])

@@ -360,11 +360,13 @@ static void hyvectl_print_status(struct hyvectl_ctl *ctl, struct json_object *r)
 static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 {
 	struct json_object *v;
-	double secs = 0, bytes = 0;
+	double secs = 0, bytes = 0, paused = -1;
 	char sb[32];
 
 	if (json_object_object_get_ex(r, "seconds", &v))
 		secs = json_object_get_double(v);
+	if (json_object_object_get_ex(r, "paused_seconds", &v))
+		paused = json_object_get_double(v);
 	if (json_object_object_get_ex(r, "bytes", &v))
 		bytes = (double)json_object_get_uint64(v);
 	hyvectl_size(sb, sizeof(sb), bytes);
@@ -379,8 +381,13 @@ static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 		printf("%s: %s\n", ctl->label, v ? json_object_get_string(v) : "done");
 		break;
 	case CONTROL_CMD_CHECKPOINT:
-		printf("%s: checkpoint written to %s (%s in %.2f s); the guest runs on\n", ctl->label,
-		       ctl->target_abs, sb, secs);
+		if (paused >= 0)
+			printf("%s: checkpoint written to %s (%s in %.2f s, the guest stopped for %.0f ms); the "
+			       "guest runs on\n",
+			       ctl->label, ctl->target_abs, sb, secs, paused * 1000);
+		else
+			printf("%s: checkpoint written to %s (%s in %.2f s); the guest runs on\n", ctl->label,
+			       ctl->target_abs, sb, secs);
 		break;
 	case CONTROL_CMD_SUSPEND:
 		printf("%s: suspended to %s (%s in %.2f s); hyve has exited\n", ctl->label, ctl->target_abs, sb,

@@ -216,7 +216,9 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	struct hyve_err err = { 0 };
 	char msg[sizeof(err.msg) + CONTROL_PATH_MAX + 64];
 	struct json_object *obj;
-	uint64_t t0 = control_now_ns();
+	uint64_t t0 = control_now_ns(), paused_ns;
+	struct snap_writer *pending = NULL;
+	bool resumed;
 	int ret;
 
 	ret = machine_pause(m, &err);
@@ -227,10 +229,23 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	}
 	c->progress_last_ns = 0;
 	c->progress_bytes = 0;
-	ret = vm_snapshot_save(m, req->path, req->has_note ? req->note : NULL, control_progress, c, &err);
+	/* Through the page cache (HYVE_SNAPSHOT_IO=direct for O_DIRECT): a
+	 * lazy restore soon after then finds the RAM file cached, where an
+	 * O_DIRECT file faults in page by page from the disk
+	 * (docs/performance.md). */
+	ret = vm_snapshot_save_begin(m, req->path, req->has_note ? req->note : NULL, 0, control_progress, c,
+				     &pending, &err);
+	/* A checkpoint's guest runs on once every byte is written (to the
+	 * page cache); making the files durable needs no stopped guest. */
+	resumed = ret || !suspend;
+	if (resumed)
+		machine_resume(m);
+	paused_ns = control_now_ns() - t0;
+	if (!ret)
+		ret = vm_snapshot_save_finish(pending, req->path, &err);
 	if (ret == 0 && suspend)
 		machine_request_exit(m, HYVE_EXIT_REBOOT, "suspended to %s", req->path);
-	else
+	else if (!resumed)
 		machine_resume(m);
 	if (ret) {
 		snprintf(msg, sizeof(msg), "%s to %s failed: %s; the guest runs on%s", what, req->path,
@@ -242,6 +257,7 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	json_object_object_add(obj, "path", json_object_new_string(req->path));
 	json_object_object_add(obj, "bytes", json_object_new_uint64(c->progress_bytes));
 	json_object_object_add(obj, "seconds", control_seconds(control_now_ns() - t0));
+	json_object_object_add(obj, "paused_seconds", control_seconds(paused_ns));
 	if (suspend)
 		json_object_object_add(obj, "exit_status", json_object_new_int(HYVE_EXIT_REBOOT));
 	else

@@ -1,8 +1,8 @@
 /* The RAM file PATH.mem (docs/snapshot-format.md §5.3, §5.4): guest RAM at
  * page-aligned offsets, zero pages left as holes, one XXH3-64 digest per
- * chunk.  Holes of the source (memfd or RAM file) are found with
- * SEEK_DATA/SEEK_HOLE so that untouched guest memory is neither read (which
- * would allocate shmem pages) nor written. */
+ * chunk.  This file checks maps and opens RAM files for reading; the chunk
+ * engine that writes, digests, verifies and loads them on several threads
+ * is ram_write.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -10,60 +10,10 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t on the stack */
-#include <xxhash.h>
 
-#include "hyve/snapshot.h"
+#include "snap/ram_internal.h"
 
-#define RAM_PAGE     GUEST_PAGE_SIZE
-#define RAM_RUN_MAX  (1u << 20) /* bytes per pread/pwrite */
 #define RAM_FILE_MAX (1ULL << 40)
-
-static const uint8_t ram_zero_page[RAM_PAGE];
-
-/* Where the data extents of fd lie, looked up lazily as offsets grow. */
-struct ram_extents {
-	int fd;
-	bool all_data;
-	uint64_t data_start, data_end;
-};
-
-static void ram_extents_init(struct ram_extents *e, int fd)
-{
-	e->fd = fd;
-	e->all_data = fd < 0;
-	e->data_start = e->data_end = 0;
-}
-
-/* Callers ask for monotonically growing page offsets. */
-static bool ram_page_has_data(struct ram_extents *e, uint64_t pos)
-{
-	off_t d, h;
-
-	if (e->all_data || (pos >= e->data_start && pos < e->data_end))
-		return true;
-	if (pos < e->data_start)
-		return false;
-	d = lseek(e->fd, (off_t)pos, SEEK_DATA);
-	if (d < 0) {
-		if (errno == ENXIO) { /* only a hole from here on */
-			e->data_start = e->data_end = UINT64_MAX;
-			return false;
-		}
-		e->all_data = true; /* no hole support: read everything */
-		return true;
-	}
-	h = lseek(e->fd, d, SEEK_HOLE);
-	e->data_start = (uint64_t)d & ~(RAM_PAGE - 1);
-	e->data_end =
-	    h < 0 ? UINT64_MAX : ((uint64_t)h + RAM_PAGE - 1) & ~(RAM_PAGE - 1);
-	return pos >= e->data_start && pos < e->data_end;
-}
-
-static uint64_t ram_chunks(uint64_t size, uint64_t chunk)
-{
-	return size / chunk + (size % chunk != 0);
-}
 
 int snap_ram_map_check(const struct snap_ram_map *m, struct hyve_err *err)
 {
@@ -115,190 +65,6 @@ int snap_ram_map_check(const struct snap_ram_map *m, struct hyve_err *err)
 	return 0;
 }
 
-static int ram_pwrite_all(int fd, const uint8_t *p, uint64_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pwrite(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n, len -= (uint64_t)n, off += (uint64_t)n;
-	}
-	return 0;
-}
-
-static int ram_pread_all(int fd, uint8_t *p, uint64_t len, uint64_t off)
-{
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return n < 0 ? -errno : -EIO;
-		p += n, len -= (uint64_t)n, off += (uint64_t)n;
-	}
-	return 0;
-}
-
-int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
-		   struct hyve_err *err)
-{
-	uint64_t chunk = SNAP_RAM_CHUNK_MIN, total;
-	struct ram_extents ext;
-	XXH3_state_t st;
-	unsigned n = 0;
-	int ret;
-
-	memset(map, 0, sizeof(*map));
-	if (gm->nr_ranges == 0 || gm->nr_ranges > SNAP_RAM_MAX_RANGES)
-		return err_set(err, EINVAL, "RAM: %u ranges", gm->nr_ranges);
-	do {
-		total = 0;
-		for (unsigned i = 0; i < gm->nr_ranges; i++)
-			total += ram_chunks(gm->ranges[i].size, chunk);
-	} while (total > SNAP_RAM_MAX_CHUNKS && (chunk *= 2));
-	map->page_size = RAM_PAGE;
-	map->chunk_size = chunk;
-	map->nr_ranges = gm->nr_ranges;
-	for (unsigned i = 0; i < gm->nr_ranges; i++) {
-		const struct mem_range *r = &gm->ranges[i];
-
-		map->ranges[i] =
-		    (struct snap_ram_range){r->gpa, r->size, r->offset};
-		if (r->offset + r->size > map->file_size)
-			map->file_size = r->offset + r->size;
-	}
-	map->nr_digests = (uint32_t)total;
-	ret = snap_ram_map_check(map, err);
-	if (ret)
-		return ret;
-	ram_extents_init(&ext, gm->fd);
-	for (unsigned i = 0; i < gm->nr_ranges; i++) {
-		const struct mem_range *r = &gm->ranges[i];
-
-		for (uint64_t c = 0; c < r->size; c += chunk) {
-			uint64_t end =
-			    r->offset + c +
-			    (r->size - c < chunk ? r->size - c : chunk);
-			uint64_t run = 0, run_len = 0;
-
-			XXH3_64bits_reset(&st);
-			for (uint64_t pos = r->offset + c; pos <= end;
-			     pos += RAM_PAGE) {
-				const uint8_t *p = gm->host + pos;
-				bool data =
-				    pos < end && ram_page_has_data(&ext, pos) &&
-				    memcmp(p, ram_zero_page, RAM_PAGE) != 0;
-
-				if (pos < end)
-					XXH3_64bits_update(
-					    &st, data ? p : ram_zero_page,
-					    RAM_PAGE);
-				if (run_len &&
-				    (!data || run_len == RAM_RUN_MAX)) {
-					ret = ram_pwrite_all(fd, gm->host + run,
-							     run_len, run);
-					if (ret)
-						return err_set(
-						    err, ret,
-						    "RAM file: write at offset "
-						    "0x%" PRIx64 ": %s",
-						    run, strerror(-ret));
-					run_len = 0;
-				}
-				if (data) {
-					if (!run_len)
-						run = pos;
-					run_len += RAM_PAGE;
-				}
-			}
-			map->digests[n++] = XXH3_64bits_digest(&st);
-		}
-	}
-	if (ftruncate(fd, (off_t)map->file_size))
-		return err_set(err, errno, "RAM file: ftruncate: %s",
-			       strerror(errno));
-	return 0;
-}
-
-/* Reads every chunk of the RAM file (holes as zeroes) and checks its digest.
- * With gm, data goes into guest memory (holes are left alone: gm is fresh
- * and zero); without, into a bounce buffer. */
-static int ram_read_chunks(int fd, const struct snap_ram_map *map,
-			   struct guest_mem *gm, struct hyve_err *err)
-{
-	uint8_t *bounce = NULL;
-	struct ram_extents ext;
-	XXH3_state_t st;
-	unsigned n = 0;
-	int ret = 0;
-
-	if (!gm && !(bounce = malloc(RAM_RUN_MAX)))
-		return err_set(err, ENOMEM, "out of memory");
-	ram_extents_init(&ext, fd);
-	for (unsigned i = 0; i < map->nr_ranges; i++) {
-		const struct snap_ram_range *r = &map->ranges[i];
-		uint8_t *dest = gm ? gm->host + gm->ranges[i].offset : NULL;
-
-		for (uint64_t c = 0; c < r->size; c += map->chunk_size) {
-			uint64_t len = r->size - c < map->chunk_size
-					   ? r->size - c
-					   : map->chunk_size;
-			uint64_t run = 0, run_len = 0;
-
-			XXH3_64bits_reset(&st);
-			for (uint64_t o = c; o <= c + len; o += RAM_PAGE) {
-				bool data =
-				    o < c + len &&
-				    ram_page_has_data(&ext, r->offset + o);
-
-				if (run_len &&
-				    (!data || run_len == RAM_RUN_MAX)) {
-					uint8_t *p = dest ? dest + run : bounce;
-
-					ret = ram_pread_all(fd, p, run_len,
-							    r->offset + run);
-					if (ret) {
-						ret = err_set(
-						    err, ret,
-						    "RAM file: read at offset "
-						    "0x%" PRIx64 " failed (%s)",
-						    r->offset + run,
-						    strerror(-ret));
-						goto out;
-					}
-					XXH3_64bits_update(&st, p, run_len);
-					run_len = 0;
-				}
-				if (data) {
-					if (!run_len)
-						run = o;
-					run_len += RAM_PAGE;
-				} else if (o < c + len) {
-					XXH3_64bits_update(&st, ram_zero_page,
-							   RAM_PAGE);
-				}
-			}
-			if (XXH3_64bits_digest(&st) != map->digests[n]) {
-				ret = err_set(
-				    err, EBADMSG,
-				    "RAM file: chunk %u (guest 0x%" PRIx64
-				    "..0x%" PRIx64
-				    ") does not match its digest",
-				    n, r->gpa + c, r->gpa + c + len - 1);
-				goto out;
-			}
-			n++;
-		}
-	}
-out:
-	free(bounce);
-	return ret;
-}
-
 static int ram_open(const char *mem_path, const struct snap_ram_map *map,
 		    struct hyve_err *err)
 {
@@ -334,7 +100,7 @@ int snap_ram_verify(const char *mem_path, const struct snap_ram_map *map,
 
 	if (fd < 0)
 		return fd;
-	ret = ram_read_chunks(fd, map, NULL, err);
+	ret = ram_check_file(fd, map, NULL, err);
 	close(fd);
 	return ret;
 }
@@ -361,7 +127,7 @@ int snap_ram_load(const char *mem_path, const struct snap_ram_map *map,
 	fd = ram_open(mem_path, map, err);
 	if (fd < 0)
 		return fd;
-	ret = ram_read_chunks(fd, map, gm, err);
+	ret = ram_check_file(fd, map, gm, err);
 	close(fd);
 	return ret;
 }

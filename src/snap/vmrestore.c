@@ -9,9 +9,12 @@
  * their LAPICs), then the VM-wide devices, then post_load everywhere. */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +25,7 @@
 #include "hyve/vcpu.h"
 #include "hyve/vcpu_state.h"
 #include "hyve/vmsnap.h"
+#include "snap/ram_internal.h"
 #include "snap/vmsnap_internal.h"
 
 struct staged_device {
@@ -243,9 +247,76 @@ static int restore_stage(struct restore *rs, const struct hyve_options *opts, st
 	return ret;
 }
 
-/* Maps the RAM file privately over guest RAM: pages are read from the file
- * when the guest first touches them, and guest writes stay in hyve. */
-static int restore_map_ram(struct machine *m, struct restore *rs, struct hyve_err *err)
+/* --restore-mode=prefault: faults the RAM file's data pages into the
+ * private mapping in guest-physical order, so that the guest's own first
+ * touches find them present.  Holes are skipped (they read as zero without
+ * any I/O).  The thread only reads; guest writes racing with it are the
+ * kernel's business (copy-on-write of a private mapping). */
+struct restore_prefault {
+	int fd;
+	uint8_t *host;
+	unsigned nr_ranges;
+	struct mem_range ranges[GUEST_MAX_RANGES];
+	uint64_t file_offset[GUEST_MAX_RANGES];
+};
+
+#define RESTORE_PREFAULT_STEP (4ULL << 20)
+
+static void *restore_prefault_thread(void *arg)
+{
+	struct restore_prefault *pf = arg;
+
+	/* Behind the vCPUs: on a busy host the guest's own faults come
+	 * first, this thread only fills idle time. */
+	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+	for (unsigned i = 0; i < pf->nr_ranges; i++) {
+		uint64_t off = pf->file_offset[i], end = off + pf->ranges[i].size, ds, de;
+
+		while (off < end && ram_next_data(pf->fd, off, end, &ds, &de)) {
+			for (uint64_t p = ds; p < de; p += RESTORE_PREFAULT_STEP) {
+				uint64_t len = de - p < RESTORE_PREFAULT_STEP ? de - p : RESTORE_PREFAULT_STEP;
+				uint8_t *h = pf->host + pf->ranges[i].offset + (p - pf->file_offset[i]);
+
+				madvise(h, len, MADV_WILLNEED);
+				if (madvise(h, len, MADV_POPULATE_READ) && errno != EINTR && errno != EAGAIN)
+					goto out; /* unmapped (exiting) or unsupported */
+			}
+			off = de;
+		}
+	}
+out:
+	free(pf);
+	return NULL;
+}
+
+static void restore_start_prefault(struct machine *m, struct restore *rs, int fd)
+{
+	struct restore_prefault *pf = calloc(1, sizeof(*pf));
+	pthread_attr_t attr;
+	pthread_t tid;
+
+	if (!pf)
+		return; /* only speed is lost */
+	pf->fd = fd;
+	pf->host = m->mem.host;
+	pf->nr_ranges = m->mem.nr_ranges;
+	for (unsigned i = 0; i < m->mem.nr_ranges; i++) {
+		pf->ranges[i] = m->mem.ranges[i];
+		pf->file_offset[i] = rs->map->ranges[i].offset;
+	}
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&tid, &attr, restore_prefault_thread, pf))
+		free(pf);
+	pthread_attr_destroy(&attr);
+}
+
+/* Lazy and prefault: maps the RAM file privately over guest RAM: pages are
+ * read from the file when the guest first touches them, and guest writes
+ * stay in hyve.  The file stays open: a later checkpoint asks it where its
+ * data is (ram_set_origin) instead of reading every page. */
+static int restore_map_ram(struct machine *m, struct restore *rs, enum hyve_restore_mode mode,
+			   struct hyve_err *err)
 {
 	int fd = open(rs->mem_path, O_RDONLY | O_CLOEXEC);
 
@@ -263,12 +334,33 @@ static int restore_map_ram(struct machine *m, struct restore *rs, struct hyve_er
 			return err_set(err, e, "mapping RAM file %s: %s", rs->mem_path, strerror(e));
 		}
 	}
-	close(fd);
 	/* Guest RAM is now the file's pages (plus the guest's private
 	 * copies): the memfd under it holds nothing. */
 	close(m->mem.fd);
 	m->mem.fd = -1;
+	if (mode == HYVE_RESTORE_PREFAULT) {
+		int pfd = dup(fd);
+
+		if (pfd >= 0)
+			restore_start_prefault(m, rs, pfd);
+	}
+	for (unsigned i = 0; i < m->mem.nr_ranges; i++)
+		if (rs->map->ranges[i].offset != m->mem.ranges[i].offset) {
+			close(fd); /* a layout ram_write.c cannot use */
+			return 0;
+		}
+	ram_set_origin(&m->mem, fd);
 	return 0;
+}
+
+/* Eager: the RAM file is copied into the machine's own memory (the memfd
+ * stays) and every chunk digest is checked before the guest runs. */
+static int restore_load_ram(struct machine *m, struct restore *rs, enum hyve_restore_mode mode,
+			    struct hyve_err *err)
+{
+	if (mode == HYVE_RESTORE_EAGER)
+		return snap_ram_load(rs->mem_path, rs->map, &m->mem, err);
+	return restore_map_ram(m, rs, mode, err);
 }
 
 static void *restore_staged_state(struct restore *rs, const char *name, unsigned instance)
@@ -279,7 +371,8 @@ static void *restore_staged_state(struct restore *rs, const char *name, unsigned
 	return NULL;
 }
 
-static int restore_commit(struct machine *m, struct restore *rs, struct hyve_err *err)
+static int restore_commit(struct machine *m, struct restore *rs, enum hyve_restore_mode mode,
+			  struct hyve_err *err)
 {
 	struct timespec now;
 	int ret;
@@ -298,7 +391,7 @@ static int restore_commit(struct machine *m, struct restore *rs, struct hyve_err
 	for (struct device *d = m->devices; d; d = d->next)
 		if (d->type->reset)
 			d->type->reset(d);
-	ret = restore_map_ram(m, rs, err);
+	ret = restore_load_ram(m, rs, mode, err);
 	if (ret)
 		return ret;
 	clock_gettime(CLOCK_MONOTONIC, &now);
@@ -345,7 +438,7 @@ int vm_snapshot_restore(struct machine *m, const struct hyve_options *opts, stru
 	if (!ret) {
 		ret = machine_create(m, &rs.cfg, err);
 		if (!ret)
-			ret = restore_commit(m, &rs, err);
+			ret = restore_commit(m, &rs, opts->restore_mode, err);
 	}
 	if (ret)
 		err_prefix(err, "restore %s: ", opts->cfg.restore_path);

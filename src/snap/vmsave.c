@@ -132,14 +132,16 @@ static int vmsave_vcpus(struct machine *m, struct snap_writer *w, struct hyve_er
 	return ret;
 }
 
-int vm_snapshot_save(struct machine *m, const char *path, const char *note, vm_snapshot_progress progress,
-		     void *opaque, struct hyve_err *err)
+int vm_snapshot_save_begin(struct machine *m, const char *path, const char *note, unsigned flags,
+			   vm_snapshot_progress progress, void *opaque, struct snap_writer **pending,
+			   struct hyve_err *err)
 {
 	struct snap_machine *sm = calloc(1, sizeof(*sm));
 	struct vm_time_state times = { 0 };
 	struct snap_writer *w = NULL;
 	int ret;
 
+	*pending = NULL;
 	if (!sm)
 		return err_set(err, ENOMEM, "snapshot: out of memory");
 	for (struct device *d = m->devices; d; d = d->next) {
@@ -154,6 +156,7 @@ int vm_snapshot_save(struct machine *m, const char *path, const char *note, vm_s
 	ret = snap_writer_open(&w, path, err);
 	if (ret)
 		goto out;
+	snap_writer_set_direct(w, flags & VM_SNAPSHOT_DIRECT);
 	times.vm_clock_ns = vm_clock_ns(m);
 	times.wall_clock_ns = vmsave_realtime_ns();
 	ret = snap_write_machine(w, sm, err);
@@ -170,7 +173,10 @@ int vm_snapshot_save(struct machine *m, const char *path, const char *note, vm_s
 	ret = snap_write_ram(w, &m->mem, err);
 	if (ret)
 		goto out_abort;
-	ret = snap_writer_commit(w, err);
+	/* Every byte of guest state is now in the page cache: the guest may
+	 * run on while snap_writer_commit digests the RAM file, writes the
+	 * state file and makes both durable. */
+	*pending = w;
 	w = NULL;
 	if (!ret && progress)
 		progress(opaque, m->mem.size, m->mem.size);
@@ -185,4 +191,22 @@ out:
 		err_prefix(err, "snapshot %s: ", path);
 	free(sm);
 	return ret;
+}
+
+int vm_snapshot_save_finish(struct snap_writer *pending, const char *path, struct hyve_err *err)
+{
+	int ret = snap_writer_commit(pending, err);
+
+	if (ret)
+		err_prefix(err, "snapshot %s: ", path);
+	return ret;
+}
+
+int vm_snapshot_save(struct machine *m, const char *path, const char *note, vm_snapshot_progress progress,
+		     void *opaque, struct hyve_err *err)
+{
+	struct snap_writer *w;
+	int ret = vm_snapshot_save_begin(m, path, note, 0, progress, opaque, &w, err);
+
+	return ret ? ret : vm_snapshot_save_finish(w, path, err);
 }

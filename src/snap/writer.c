@@ -10,12 +10,16 @@
 #include <unistd.h>
 
 #include "hyve/snapshot.h"
+#include "snap/ram_internal.h"
 
 struct snap_writer {
 	struct snap_buf buf;
 	char *path, *tmp, *mem, *mem_tmp;
 	int fd, mem_fd;
-	bool wrote_ram;
+	bool wrote_ram, flushed;
+	struct snap_ram_map *ram_map; /* written, RAMM record still to do */
+	bool ram_digested;            /* ram_map's digests are known */
+	bool direct;                  /* RAM file with O_DIRECT */
 };
 
 static char *writer_join(const char *a, const char *b)
@@ -32,6 +36,7 @@ static void writer_free(struct snap_writer *w)
 	if (w->mem_fd >= 0)
 		close(w->mem_fd);
 	snap_buf_free(&w->buf);
+	free(w->ram_map);
 	free(w->path);
 	free(w->tmp);
 	free(w->mem);
@@ -105,30 +110,78 @@ int snap_write_record(struct snap_writer *w, uint32_t type, uint32_t flags,
 	return snap_stream_record(&w->buf, type, flags, body, len, err);
 }
 
+/* HYVE_SNAPSHOT_IO=buffered|direct (docs/hyve.8), else what the caller
+ * chose (snap_writer_set_direct; buffered by default).  Direct writes the
+ * RAM file with O_DIRECT from guest memory (no page-cache copy, durable
+ * when written, digests computed on the way); buffered writes through the
+ * page cache and digests the file after the guest runs on. */
+static bool writer_direct(const struct snap_writer *w)
+{
+	const char *io = getenv("HYVE_SNAPSHOT_IO");
+
+	if (io && strcmp(io, "direct") == 0)
+		return true;
+	if (io && strcmp(io, "buffered") == 0)
+		return false;
+	return w->direct;
+}
+
+void snap_writer_set_direct(struct snap_writer *w, bool direct)
+{
+	w->direct = direct;
+}
+
+/* Writes the RAM data now; the RAMM record follows in snap_writer_flush
+ * (after the digests, read back from the file unless computed already). */
 int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
 		   struct hyve_err *err)
 {
-	struct snap_ram_map *map;
+	int flags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
+	bool direct = writer_direct(w);
 	int ret;
 
 	if (w->wrote_ram)
 		return err_set(err, EINVAL, "RAM written twice");
-	map = malloc(sizeof(*map));
-	if (!map)
+	w->ram_map = malloc(sizeof(*w->ram_map));
+	if (!w->ram_map)
 		return err_set(err, ENOMEM, "out of memory");
-	w->mem_fd = writer_create(w->mem_tmp, err);
-	if (w->mem_fd < 0) {
-		ret = w->mem_fd;
-		goto out;
+	w->mem_fd = open(w->mem_tmp, flags | (direct ? O_DIRECT : 0), 0600);
+	if (w->mem_fd < 0 && direct && errno == EINVAL) {
+		direct = false; /* a file system without O_DIRECT */
+		w->mem_fd = open(w->mem_tmp, flags, 0600);
 	}
+	if (w->mem_fd < 0)
+		return err_set(err, errno, "%s: %s", w->mem_tmp,
+			       strerror(errno));
 	w->wrote_ram = true;
-	ret = snap_ram_write(w->mem_fd, gm, map, err);
+	if (direct) {
+		ret = snap_ram_write(w->mem_fd, gm, w->ram_map, err);
+		if (ret == -EINVAL) {
+			/* O_DIRECT refused at write time (alignment rules
+			 * of this file system): start over, buffered. */
+			fcntl(w->mem_fd, F_SETFL,
+			      fcntl(w->mem_fd, F_GETFL) & ~O_DIRECT);
+			ret = snap_ram_write(w->mem_fd, gm, w->ram_map, err);
+		}
+		w->ram_digested = !ret;
+		return ret;
+	}
+	return ram_write_data(w->mem_fd, gm, w->ram_map, err);
+}
+
+static int writer_ram_map(struct snap_writer *w, struct hyve_err *err)
+{
+	int ret;
+
+	if (!w->ram_map)
+		return 0;
+	ret = w->ram_digested ? 0 : ram_digest_file(w->mem_fd, w->ram_map, err);
 	if (!ret)
 		ret = snap_stream_section(&w->buf, SNAP_REC_RAM_MAP, 0,
-					  &snap_ram_map_desc, "ram-map", 0, map,
-					  err);
-out:
-	free(map);
+					  &snap_ram_map_desc, "ram-map", 0,
+					  w->ram_map, err);
+	free(w->ram_map);
+	w->ram_map = NULL;
 	return ret;
 }
 
@@ -148,12 +201,16 @@ static int writer_fsync_dir(const char *path)
 	return ret;
 }
 
-int snap_writer_commit(struct snap_writer *w, struct hyve_err *err)
+int snap_writer_flush(struct snap_writer *w, struct hyve_err *err)
 {
 	size_t done = 0;
 	int ret;
 
-	ret = snap_stream_end(&w->buf, err);
+	if (w->flushed)
+		return 0;
+	ret = writer_ram_map(w, err);
+	if (!ret)
+		ret = snap_stream_end(&w->buf, err);
 	if (ret)
 		goto out_abort;
 	while (done < w->buf.len) {
@@ -168,6 +225,20 @@ int snap_writer_commit(struct snap_writer *w, struct hyve_err *err)
 		}
 		done += (size_t)n;
 	}
+	w->flushed = true;
+	return 0;
+out_abort:
+	snap_writer_abort(w);
+	return ret;
+}
+
+int snap_writer_commit(struct snap_writer *w, struct hyve_err *err)
+{
+	int ret;
+
+	ret = snap_writer_flush(w, err);
+	if (ret)
+		return ret; /* w is gone */
 	/* Data first, names second: after a crash either name holds a
 	 * complete file. */
 	if (fsync(w->fd) || (w->mem_fd >= 0 && fsync(w->mem_fd))) {
