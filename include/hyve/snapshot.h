@@ -225,6 +225,11 @@ int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 /* Checks the RAM file's size and every chunk digest. */
 int snap_ram_verify(const char *mem_path, const struct snap_ram_map *map,
 		    struct hyve_err *err);
+/* Checks a few chunks (the first of each range and one in its middle)
+ * against their digests: cheap proof that the RAM file belongs to the
+ * state file before a lazy restore maps it. */
+int snap_ram_spot_check(const char *mem_path, const struct snap_ram_map *map,
+			struct hyve_err *err);
 /* Copies the RAM file into gm (whose ranges must equal the map's),
  * skipping holes, then checks every chunk digest against gm's memory. */
 int snap_ram_load(const char *mem_path, const struct snap_ram_map *map,

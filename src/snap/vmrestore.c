@@ -358,9 +358,12 @@ static int restore_map_ram(struct machine *m, struct restore *rs, enum hyve_rest
 static int restore_load_ram(struct machine *m, struct restore *rs, enum hyve_restore_mode mode,
 			    struct hyve_err *err)
 {
+	int ret;
+
 	if (mode == HYVE_RESTORE_EAGER)
 		return snap_ram_load(rs->mem_path, rs->map, &m->mem, err);
-	return restore_map_ram(m, rs, mode, err);
+	ret = snap_ram_spot_check(rs->mem_path, rs->map, err);
+	return ret ? ret : restore_map_ram(m, rs, mode, err);
 }
 
 static void *restore_staged_state(struct restore *rs, const char *name, unsigned instance)

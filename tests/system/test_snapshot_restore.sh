@@ -229,6 +229,7 @@ for off in 0 9 40 200 $((size / 3)) $((size - 12)); do
 done
 [ -z "$bad" ] && { mk; rm "$SYS_TMP/m.snap.mem"; try "RAM file missing"; }
 [ -z "$bad" ] && { mk; truncate -s 1M "$SYS_TMP/m.snap.mem"; try "RAM file too short"; }
+[ -z "$bad" ] && [ -f "$good.mem" ] && { mk; cp --sparse=always "$good.mem" "$SYS_TMP/m.snap.mem"; try "RAM file of another snapshot"; }
 [ -z "$bad" ] && { mk; printf 'NOTASNAP' | dd of="$SYS_TMP/m.snap" bs=1 conv=notrunc 2>/dev/null; try "wrong magic"; }
 [ -z "$bad" ] && { mk; : >"$SYS_TMP/m.snap"; try "empty state file"; }
 [ -z "$bad" ] && { head -c 4096 /dev/urandom >"$SYS_TMP/m.snap"; try "random bytes"; }
