@@ -23,18 +23,6 @@ CTL=$SYS_TMP/ctl
 mkdir -m 700 "$CTL"
 TICKS=60
 
-hyve_kill() {
-	pkill -KILL -P "$HYVE_PID" 2>/dev/null
-	kill -KILL "$HYVE_PID" 2>/dev/null
-	hyve_wait
-}
-first_tick() { tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' | head -1; }
-last_tick() { tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' | tail -1; }
-ticks_consecutive() {
-	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' |
-		awk 'NR > 1 && $1 != prev + 1 { bad = 1 } { prev = $1 } END { exit bad }'
-}
-
 # nonzero_bytes FILE: bytes in 4 KiB pages of FILE that are not all zero.
 nonzero_bytes() {
 	python3 - "$1" <<'PY'

@@ -20,24 +20,6 @@ G=$(guest snapcount)
 CTL=$SYS_TMP/ctl
 mkdir -m 700 "$CTL"
 
-# hyve_kill: SIGKILL the background hyve itself (hyve_start runs it under
-# timeout(1), so the PID it records is timeout's), as a crash would.
-hyve_kill() {
-	pkill -KILL -P "$HYVE_PID" 2>/dev/null
-	kill -KILL "$HYVE_PID" 2>/dev/null
-	hyve_wait
-}
-
-# first_tick FILE / last_tick FILE: tick numbers the guest printed.
-first_tick() { tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' | head -1; }
-last_tick() { tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' | tail -1; }
-
-# ticks_consecutive FILE: every tick line is the previous one plus one.
-ticks_consecutive() {
-	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' |
-		awk 'NR > 1 && $1 != prev + 1 { bad = 1 } { prev = $1 } END { exit bad }'
-}
-
 # checkpoint_kill_restore NAME CPUS: run, checkpoint mid-run, SIGKILL hyve,
 # restore with no other arguments, the guest finishes its checks.
 checkpoint_kill_restore() {
