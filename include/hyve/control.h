@@ -39,6 +39,11 @@ struct control_request {
 	char path[CONTROL_PATH_MAX]; /* checkpoint, suspend: absolute */
 	char note[CONTROL_NOTE_MAX]; /* checkpoint: optional */
 	bool has_note;
+	/* checkpoint: "incremental_from" (absolute; the previous checkpoint)
+	 * and "live" (pre-copy while the guest runs). */
+	char incremental_from[CONTROL_PATH_MAX];
+	bool has_incremental;
+	bool live;
 	/* The request's "id" (a string or an integer), echoed in every line
 	 * answering it; NULL if none.  Set even when parsing fails later, so
 	 * that the error reply carries it too. */

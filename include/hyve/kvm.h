@@ -19,6 +19,9 @@ int kvm_create_vm(struct machine *m, struct hyve_err *err);
 /* One memory slot per guest RAM range. */
 int kvm_map_memory(struct machine *m, struct hyve_err *err);
 int kvm_irq_line(struct machine *m, unsigned gsi, int level);
+/* Dirty-page logging of guest RAM (incremental and live checkpoints). */
+int kvm_dirty_log_enable(struct machine *m, bool on, struct hyve_err *err);
+int kvm_dirty_log_get(struct machine *m, unsigned slot, uint64_t *bitmap, struct hyve_err *err);
 /* Largest vCPU count KVM allows (KVM_CAP_MAX_VCPUS). */
 int kvm_max_vcpus(int kvm_fd);
 void kvm_close(struct machine *m);

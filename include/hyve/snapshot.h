@@ -98,6 +98,10 @@ extern const struct state_desc snap_machine_desc;
 #define SNAP_RAM_MAX_RANGES 8
 #define SNAP_RAM_MAX_CHUNKS 32768
 #define SNAP_RAM_CHUNK_MIN  (2u << 20)
+/* Words of the carried-pages bitmap: one bit per page of the largest guest. */
+#define SNAP_RAM_MAX_CARRIED (GUEST_MEM_MAX / GUEST_PAGE_SIZE / 64)
+/* Links of base + diffs a restore or merge follows. */
+#define SNAP_CHAIN_MAX 64
 
 struct snap_ram_range {
 	uint64_t gpa, size, offset;
@@ -111,9 +115,29 @@ struct snap_ram_map {
 	struct snap_ram_range ranges[SNAP_RAM_MAX_RANGES];
 	uint32_t nr_digests;
 	uint64_t digests[SNAP_RAM_MAX_CHUNKS];
+	/* Version 2 (§5.5): an incremental snapshot names its base and
+	 * carries only the RAM-file pages set in `carried` (bit p of word
+	 * p / 64 = the page at offset p * page_size); base "" = a full
+	 * snapshot, written as version 1. */
+	char base[4096];
+	uint64_t base_id;
+	uint32_t nr_carried;
+	uint64_t carried[SNAP_RAM_MAX_CARRIED];
 };
 
+/* Version 2 (loads v1); snap_ram_map_v1_desc is what full snapshots are
+ * written with, so that a hyve knowing only v1 still reads them. */
 extern const struct state_desc snap_ram_map_desc;
+extern const struct state_desc snap_ram_map_v1_desc;
+
+/* An incremental snapshot's RAM: the pages to carry (bit p = RAM-file page
+ * p, nr_pages bits) and the base it applies to. */
+struct snap_ram_diff {
+	const char *base;  /* absolute path of the base state file */
+	uint64_t base_id;  /* snap_file_id of the base */
+	const uint64_t *carried;
+	uint64_t nr_pages;
+};
 
 /* --- in-memory output buffer (grows; allocation failure is sticky) --- */
 struct snap_buf {
@@ -235,6 +259,19 @@ int snap_ram_spot_check(const char *mem_path, const struct snap_ram_map *map,
 int snap_ram_load(const char *mem_path, const struct snap_ram_map *map,
 		  struct guest_mem *gm, struct hyve_err *err);
 
+/* --- incremental snapshots (ram_chain.c) --- */
+/* XXH3-64 of the whole state file PATH: the identity a diff records for
+ * its base. */
+int snap_file_id(const char *path, uint64_t *id, struct hyve_err *err);
+/* Like snap_ram_load, for a map that may name a base: loads the chain
+ * (newest first: each page from the newest link that carries it, the rest
+ * from the full snapshot at its root), checking every link's identity and
+ * every RAM file's digests.  state_path is the state file map came from. */
+int snap_ram_load_chain(const char *state_path, const struct snap_ram_map *map,
+			struct guest_mem *gm, struct hyve_err *err);
+/* Folds the chain ending at DIFF into one full snapshot OUT. */
+int snap_merge(const char *diff, const char *out, struct hyve_err *err);
+
 /* --- writing files (writer.c) --- */
 struct snap_writer;
 
@@ -252,6 +289,19 @@ int snap_write_section(struct snap_writer *w, const struct state_desc *desc,
  * in snap_writer_flush. */
 int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
 		   struct hyve_err *err);
+/* An incremental snapshot: only diff's pages, zero or not, are written
+ * (the rest are holes meaning "the base's page"). */
+int snap_write_ram_diff(struct snap_writer *w, const struct guest_mem *gm,
+			const struct snap_ram_diff *diff, struct hyve_err *err);
+/* Live checkpoint rounds: _live writes every data page of the running
+ * guest (through the page cache), _pages rewrites the pages set in bits
+ * (bit p = RAM-file page p), zero or not; the digests are taken from the
+ * final file at flush. */
+int snap_write_ram_live(struct snap_writer *w, const struct guest_mem *gm,
+			struct hyve_err *err);
+int snap_write_ram_pages(struct snap_writer *w, const struct guest_mem *gm,
+			 const uint64_t *bits, uint64_t nr_pages,
+			 struct hyve_err *err);
 /* RAM file with O_DIRECT (true) or through the page cache (false, the
  * default); the environment variable HYVE_SNAPSHOT_IO overrides. */
 void snap_writer_set_direct(struct snap_writer *w, bool direct);

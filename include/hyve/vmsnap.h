@@ -32,6 +32,48 @@ int vm_snapshot_save_begin(struct machine *m, const char *path, const char *note
 			   struct snap_writer **pending, struct hyve_err *err);
 int vm_snapshot_save_finish(struct snap_writer *pending, const char *path,
 			    struct hyve_err *err);
+/* _begin writing an incremental snapshot: only diff's RAM pages. */
+struct snap_ram_diff;
+int vm_snapshot_save_begin_diff(struct machine *m, const char *path, const char *note,
+				unsigned flags, const struct snap_ram_diff *diff,
+				vm_snapshot_progress progress, void *opaque,
+				struct snap_writer **pending, struct hyve_err *err);
+
+/* _begin of a live checkpoint's final step (machine paused): w holds the
+ * RAM file of the pre-copy rounds; the device state is written and the
+ * pages set in dirty rewritten.  Takes w. */
+int vm_snapshot_save_begin_live(struct machine *m, struct snap_writer *w, const char *path,
+				const char *note, const uint64_t *dirty, uint64_t nr_pages,
+				struct snap_writer **pending, struct hyve_err *err);
+
+/* Checkpoints of a running machine with KVM dirty-page logging
+ * (src/snap/checkpoint.c, docs/control.md).  Logging is switched on by the
+ * first checkpoint; from then on each checkpoint collects (and clears) the
+ * log, so the pages written since the previous checkpoint are known.  An
+ * incremental checkpoint must name the previous checkpoint of this process
+ * as its base (anything else is refused) and writes only those pages.  A
+ * live one (machine running on entry) copies RAM in pre-copy rounds while
+ * the guest runs and pauses it only for the last dirty pages and the
+ * device state; a non-live one is called with the machine paused. */
+struct vm_checkpoint_opts {
+	const char *path, *note;
+	const char *incremental_from; /* base state file, or NULL */
+	bool live;
+	unsigned flags;               /* VM_SNAPSHOT_DIRECT */
+};
+struct vm_checkpoint_result {
+	uint64_t pages;     /* RAM pages carried (incremental), written in the pause (live) */
+	uint64_t paused_ns; /* live: how long the vCPUs were stopped */
+	unsigned rounds;    /* live: pre-copy rounds */
+};
+int vm_checkpoint_begin(struct machine *m, const struct vm_checkpoint_opts *o,
+			vm_snapshot_progress progress, void *opaque,
+			struct snap_writer **pending, struct vm_checkpoint_result *res,
+			struct hyve_err *err);
+/* Commits (vm_snapshot_save_finish) and on success remembers PATH as the
+ * base the next incremental checkpoint may name. */
+int vm_checkpoint_finish(struct snap_writer *pending, const char *path,
+			 struct hyve_err *err);
 
 /* Builds `m` from the snapshot at opts->cfg.restore_path: reads, decodes and
  * checks everything first, then creates the machine and loads the state.

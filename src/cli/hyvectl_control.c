@@ -24,13 +24,14 @@
 #define HYVECTL_REPLY_MAX (1u << 20)
 
 struct hyvectl_ctl {
-	const char *vm, *socket_path, *target, *note;
+	const char *vm, *socket_path, *target, *note, *base;
 	enum control_cmd cmd;
-	bool have_cmd, json;
+	bool have_cmd, json, live;
 	int timeout_s;
 	char label[256];                    /* "vm1" or the socket path */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char target_abs[CONTROL_PATH_MAX];  /* checkpoint/suspend PATH, resolved */
+	char base_abs[CONTROL_PATH_MAX];    /* --incremental-from BASE, resolved */
 	/* Progress display. */
 	bool progress_shown;
 	double t0;
@@ -66,13 +67,15 @@ static int hyvectl_set_cmd(struct hyvectl_ctl *ctl, enum control_cmd cmd, const 
 static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 {
 	enum { O_VM = 256, O_SOCKET, O_CHECKPOINT, O_SUSPEND, O_NOTE, O_PAUSE, O_RESUME, O_STATUS,
-	       O_QUIT, O_JSON, O_TIMEOUT };
+	       O_QUIT, O_JSON, O_TIMEOUT, O_INCREMENTAL, O_LIVE };
 	static const struct option longopts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "checkpoint", required_argument, NULL, O_CHECKPOINT },
 		{ "suspend", required_argument, NULL, O_SUSPEND },
 		{ "note", required_argument, NULL, O_NOTE },
+		{ "incremental-from", required_argument, NULL, O_INCREMENTAL },
+		{ "live", no_argument, NULL, O_LIVE },
 		{ "pause", no_argument, NULL, O_PAUSE },
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "status", no_argument, NULL, O_STATUS },
@@ -104,6 +107,12 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 			break;
 		case O_NOTE:
 			ctl->note = optarg;
+			break;
+		case O_INCREMENTAL:
+			ctl->base = optarg;
+			break;
+		case O_LIVE:
+			ctl->live = true;
 			break;
 		case O_PAUSE:
 			ret = hyvectl_set_cmd(ctl, CONTROL_CMD_PAUSE, "--pause");
@@ -143,6 +152,8 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		return hyvectl_usage_error("%sgive either --vm=NAME or --socket=PATH", "");
 	if (ctl->note && ctl->cmd != CONTROL_CMD_CHECKPOINT)
 		return hyvectl_usage_error("%s--note goes with --checkpoint only", "");
+	if ((ctl->base || ctl->live) && ctl->cmd != CONTROL_CMD_CHECKPOINT)
+		return hyvectl_usage_error("%s--incremental-from and --live go with --checkpoint only", "");
 	if (ctl->note && strlen(ctl->note) >= CONTROL_NOTE_MAX)
 		return hyvectl_usage_error("--note is too long (at most %s bytes)", "1023");
 	return 0;
@@ -150,34 +161,43 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 
 /* The server refuses relative paths (its working directory is not ours):
  * resolve the directory here, keep the last component as given. */
-static int hyvectl_resolve_target(struct hyvectl_ctl *ctl)
+static int hyvectl_resolve_path(const char *target, char *out, size_t size)
 {
 	char dir[PATH_MAX], real[PATH_MAX];
-	const char *slash = strrchr(ctl->target, '/');
-	const char *base = slash ? slash + 1 : ctl->target;
-	size_t dlen = slash ? (size_t)(slash - ctl->target) : 0;
+	const char *slash = strrchr(target, '/');
+	const char *base = slash ? slash + 1 : target;
+	size_t dlen = slash ? (size_t)(slash - target) : 0;
 	int n;
 
 	if (!base[0] || strcmp(base, ".") == 0 || strcmp(base, "..") == 0)
-		return hyvectl_usage_error("'%s' names a directory; give a snapshot name (like DIR/vm1)", ctl->target);
+		return hyvectl_usage_error("'%s' names a directory; give a snapshot name (like DIR/vm1)", target);
 	if (dlen >= sizeof(dir))
-		return hyvectl_usage_error("'%s': path too long", ctl->target);
+		return hyvectl_usage_error("'%s': path too long", target);
 	if (!slash)
 		strcpy(dir, ".");
 	else if (dlen == 0)
 		strcpy(dir, "/");
 	else {
-		memcpy(dir, ctl->target, dlen);
+		memcpy(dir, target, dlen);
 		dir[dlen] = '\0';
 	}
 	if (!realpath(dir, real)) {
-		fprintf(stderr, "hyvectl: %s: directory %s: %s\n", ctl->target, dir, strerror(errno));
+		fprintf(stderr, "hyvectl: %s: directory %s: %s\n", target, dir, strerror(errno));
 		return HYVECTL_EXIT_FAILED;
 	}
-	n = snprintf(ctl->target_abs, sizeof(ctl->target_abs), "%s/%s", strcmp(real, "/") ? real : "", base);
-	if (n < 0 || (size_t)n >= sizeof(ctl->target_abs))
-		return hyvectl_usage_error("'%s': path too long", ctl->target);
+	n = snprintf(out, size, "%s/%s", strcmp(real, "/") ? real : "", base);
+	if (n < 0 || (size_t)n >= size)
+		return hyvectl_usage_error("'%s': path too long", target);
 	return 0;
+}
+
+static int hyvectl_resolve_target(struct hyvectl_ctl *ctl)
+{
+	int ret = hyvectl_resolve_path(ctl->target, ctl->target_abs, sizeof(ctl->target_abs));
+
+	if (!ret && ctl->base)
+		ret = hyvectl_resolve_path(ctl->base, ctl->base_abs, sizeof(ctl->base_abs));
+	return ret;
 }
 
 static int hyvectl_connect(struct hyvectl_ctl *ctl)
@@ -223,6 +243,10 @@ static int hyvectl_send_request(struct hyvectl_ctl *ctl, int fd)
 		json_object_object_add(req, "path", json_object_new_string(ctl->target_abs));
 	if (ctl->note)
 		json_object_object_add(req, "note", json_object_new_string(ctl->note));
+	if (ctl->base)
+		json_object_object_add(req, "incremental_from", json_object_new_string(ctl->base_abs));
+	if (ctl->live)
+		json_object_object_add(req, "live", json_object_new_boolean(1));
 	text = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	n = strlen(text);
 	line = malloc(n + 2);
@@ -381,6 +405,9 @@ static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 		printf("%s: %s\n", ctl->label, v ? json_object_get_string(v) : "done");
 		break;
 	case CONTROL_CMD_CHECKPOINT:
+		if (json_object_object_get_ex(r, "pages", &v))
+			printf("%s: %" PRIu64 " pages carried%s%s\n", ctl->label, json_object_get_uint64(v),
+			       ctl->base ? "; base " : "", ctl->base ? ctl->base_abs : "");
 		if (paused >= 0)
 			printf("%s: checkpoint written to %s (%s in %.2f s, the guest stopped for %.0f ms); the "
 			       "guest runs on\n",

@@ -15,11 +15,15 @@ static void hyvectl_usage(FILE *out)
 		"    --pause | --resume          stop or restart every vCPU\n"
 		"    --checkpoint=PATH [--note=TEXT]\n"
 		"                                save a snapshot; the guest then runs on\n"
+		"        [--incremental-from=BASE] only the pages written since BASE, this hyve's\n"
+		"                                previous checkpoint (restore with hyve -r PATH)\n"
+		"        [--live]                copy RAM while the guest runs, pause only at the end\n"
 		"    --suspend=PATH              save a snapshot; hyve then exits with status 0\n"
 		"    --quit                      power off; hyve exits with status 1\n"
 		"  --vm=NAME talks to /run/hyve/NAME.sock (see hyvectl(8)).\n"
 		"       hyvectl snapshot inspect PATH [--json]\n"
 		"       hyvectl snapshot verify PATH\n"
+		"       hyvectl snapshot merge DIFF OUT\n"
 		"       hyvectl --version | --help\n"
 		"Exit status: 0 done, 1 refused or failed, 2 usage error.\n");
 }

@@ -16,6 +16,7 @@ static int snapcli_usage(void)
 {
 	fprintf(stderr, "usage: hyvectl snapshot inspect PATH [--json]\n"
 			"       hyvectl snapshot verify PATH\n"
+			"       hyvectl snapshot merge DIFF OUT\n"
 			"       hyvectl snapshot schema\n");
 	return 2;
 }
@@ -105,12 +106,25 @@ out:
 	return ret ? snapcli_fail(&err) : 0;
 }
 
+/* Folds an incremental chain into one full snapshot (§5.5). */
+static int snapcli_merge(const char *diff, const char *out)
+{
+	struct hyve_err err = {0};
+
+	if (snap_merge(diff, out, &err))
+		return snapcli_fail(&err);
+	printf("%s: merged into the full snapshot %s\n", diff, out);
+	return 0;
+}
+
 int hyvectl_snapshot_main(int argc, char **argv)
 {
 	if (argc == 2 && strcmp(argv[1], "schema") == 0)
 		return snapcli_schema();
 	if (argc == 3 && strcmp(argv[1], "verify") == 0)
 		return snapcli_verify(argv[2]);
+	if (argc == 4 && strcmp(argv[1], "merge") == 0)
+		return snapcli_merge(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "inspect") == 0)
 		return snapcli_inspect(argv[2], false);
 	if (argc == 4 && strcmp(argv[1], "inspect") == 0) {

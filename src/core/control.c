@@ -218,10 +218,13 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	struct json_object *obj;
 	uint64_t t0 = control_now_ns(), paused_ns;
 	struct snap_writer *pending = NULL;
+	struct vm_checkpoint_result res = { 0 };
 	bool resumed;
 	int ret;
 
-	ret = machine_pause(m, &err);
+	/* A live checkpoint pauses the guest itself, after its pre-copy
+	 * rounds (and returns with it paused only on success). */
+	ret = req->live ? 0 : machine_pause(m, &err);
 	if (ret) {
 		snprintf(msg, sizeof(msg), "%s: cannot pause the guest: %s", what, err.msg);
 		control_send_error(c, msg);
@@ -233,16 +236,28 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	 * lazy restore soon after then finds the RAM file cached, where an
 	 * O_DIRECT file faults in page by page from the disk
 	 * (docs/performance.md). */
-	ret = vm_snapshot_save_begin(m, req->path, req->has_note ? req->note : NULL, 0, control_progress, c,
-				     &pending, &err);
+	if (suspend) {
+		ret = vm_snapshot_save_begin(m, req->path, req->has_note ? req->note : NULL, 0, control_progress,
+					     c, &pending, &err);
+	} else {
+		struct vm_checkpoint_opts o = {
+			.path = req->path,
+			.note = req->has_note ? req->note : NULL,
+			.incremental_from = req->has_incremental ? req->incremental_from : NULL,
+			.live = req->live,
+		};
+
+		ret = vm_checkpoint_begin(m, &o, control_progress, c, &pending, &res, &err);
+	}
 	/* A checkpoint's guest runs on once every byte is written (to the
 	 * page cache); making the files durable needs no stopped guest. */
 	resumed = ret || !suspend;
-	if (resumed)
+	if (resumed && !(ret && req->live))
 		machine_resume(m);
-	paused_ns = control_now_ns() - t0;
+	paused_ns = req->live ? res.paused_ns : control_now_ns() - t0;
 	if (!ret)
-		ret = vm_snapshot_save_finish(pending, req->path, &err);
+		ret = suspend ? vm_snapshot_save_finish(pending, req->path, &err)
+			      : vm_checkpoint_finish(pending, req->path, &err);
 	if (ret == 0 && suspend)
 		machine_request_exit(m, HYVE_EXIT_REBOOT, "suspended to %s", req->path);
 	else if (!resumed)
@@ -255,9 +270,21 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	}
 	obj = control_ok();
 	json_object_object_add(obj, "path", json_object_new_string(req->path));
-	json_object_object_add(obj, "bytes", json_object_new_uint64(c->progress_bytes));
+	/* An incremental checkpoint writes its carried pages, not all RAM. */
+	json_object_object_add(obj, "bytes", json_object_new_uint64(req->has_incremental ? res.pages * 4096
+										 : req->live ? m->mem.size
+											     : c->progress_bytes));
 	json_object_object_add(obj, "seconds", control_seconds(control_now_ns() - t0));
 	json_object_object_add(obj, "paused_seconds", control_seconds(paused_ns));
+	if (req->live) {
+		json_object_object_add(obj, "live", json_object_new_boolean(1));
+		json_object_object_add(obj, "pages", json_object_new_uint64(res.pages));
+		json_object_object_add(obj, "rounds", json_object_new_int64(res.rounds));
+	}
+	if (req->has_incremental) {
+		json_object_object_add(obj, "incremental_from", json_object_new_string(req->incremental_from));
+		json_object_object_add(obj, "pages", json_object_new_uint64(res.pages));
+	}
 	if (suspend)
 		json_object_object_add(obj, "exit_status", json_object_new_int(HYVE_EXIT_REBOOT));
 	else

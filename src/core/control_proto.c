@@ -109,9 +109,37 @@ static int control_check_members(struct json_object *obj, struct control_request
 	json_object_object_foreach(obj, key, val) {
 		(void)val;
 		if (strcmp(key, "cmd") == 0 || strcmp(key, "id") == 0 || (takes_path && strcmp(key, "path") == 0) ||
-		    (takes_note && strcmp(key, "note") == 0))
+		    (takes_note && (strcmp(key, "note") == 0 || strcmp(key, "incremental_from") == 0 ||
+				    strcmp(key, "live") == 0)))
 			continue;
 		return err_set(err, EINVAL, "%s: unknown member \"%.64s\"", control_cmd_name(req->cmd), key);
+	}
+	return 0;
+}
+
+/* checkpoint's "incremental_from" (an absolute base path) and "live"
+ * (a boolean). */
+static int control_parse_checkpoint(struct json_object *obj, struct control_request *req, struct hyve_err *err)
+{
+	struct json_object *v;
+	bool present;
+	int ret;
+
+	ret = control_get_string(obj, "incremental_from", "checkpoint", req->incremental_from,
+				 sizeof(req->incremental_from), &present, err);
+	if (ret)
+		return ret;
+	req->has_incremental = present;
+	if (present && req->incremental_from[0] != '/')
+		return err_set(err, EINVAL, "checkpoint: \"incremental_from\" must be an absolute path, not '%s'",
+			       req->incremental_from);
+	if (present && strcmp(req->incremental_from, req->path) == 0)
+		return err_set(err, EINVAL, "checkpoint: \"incremental_from\" is the path being written");
+	if (json_object_object_get_ex(obj, "live", &v)) {
+		if (!json_object_is_type(v, json_type_boolean))
+			return err_set(err, EINVAL, "checkpoint: \"live\" must be true or false, not %s",
+				       control_json_type(v));
+		req->live = json_object_get_boolean(v);
 	}
 	return 0;
 }
@@ -237,6 +265,8 @@ int control_request_parse(const char *line, size_t len, struct control_request *
 		ret = control_get_string(obj, "note", "checkpoint", req->note, sizeof(req->note), &present, err);
 		req->has_note = present;
 	}
+	if (!ret && req->cmd == CONTROL_CMD_CHECKPOINT)
+		ret = control_parse_checkpoint(obj, req, err);
 	json_object_put(obj);
 	return ret;
 }

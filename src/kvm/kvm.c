@@ -171,6 +171,41 @@ int kvm_map_memory(struct machine *m, struct hyve_err *err)
 	return 0;
 }
 
+/* Dirty-page logging on every RAM slot (KVM API: KVM_MEM_LOG_DIRTY_PAGES
+ * on KVM_SET_USER_MEMORY_REGION; the slot keeps its pages).  Off by
+ * default: a VM that is never checkpointed pays nothing. */
+int kvm_dirty_log_enable(struct machine *m, bool on, struct hyve_err *err)
+{
+	for (unsigned i = 0; i < m->mem.nr_ranges; i++) {
+		const struct mem_range *r = &m->mem.ranges[i];
+		struct kvm_userspace_memory_region region = {
+			.slot = i,
+			.flags = on ? KVM_MEM_LOG_DIRTY_PAGES : 0,
+			.guest_phys_addr = r->gpa,
+			.memory_size = r->size,
+			.userspace_addr = (uintptr_t)(m->mem.host + r->offset),
+		};
+
+		if (ioctl(m->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+			return err_set(err, errno, "dirty logging on slot %u: %s", i, strerror(errno));
+	}
+	return 0;
+}
+
+/* KVM_GET_DIRTY_LOG of slot `slot` (= RAM range index) into bitmap (one
+ * bit per page of the range, rounded up to 64 bits).  Without
+ * KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 enabled KVM clears the log and
+ * write-protects the pages again in the same call: each call returns the
+ * pages written since the previous one. */
+int kvm_dirty_log_get(struct machine *m, unsigned slot, uint64_t *bitmap, struct hyve_err *err)
+{
+	struct kvm_dirty_log log = { .slot = slot, .dirty_bitmap = bitmap };
+
+	if (ioctl(m->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return err_set(err, errno, "KVM_GET_DIRTY_LOG slot %u: %s", slot, strerror(errno));
+	return 0;
+}
+
 int kvm_irq_line(struct machine *m, unsigned gsi, int level)
 {
 	struct kvm_irq_level irq = { .irq = gsi, .level = level };

@@ -105,21 +105,38 @@ static const struct state_field ram_range_fields[] = {
 static const struct state_desc ram_range_desc =
     STATE_DESC("ram_range", struct snap_ram_range, 1, ram_range_fields);
 
+/* A variable array of u64 has no macro in state.h. */
+#define RAM_MAP_U64_VARRAY(m, cap, cnt, s)                                   \
+	{.name = #m,                                                         \
+	 .type = FT_U64,                                                     \
+	 .offset = offsetof(struct snap_ram_map, m),                         \
+	 .size = sizeof(uint64_t),                                           \
+	 .count = (cap),                                                     \
+	 .since = (s),                                                       \
+	 .flags = FF_VARCOUNT,                                               \
+	 .count_offset = offsetof(struct snap_ram_map, cnt)}
+#define RAM_MAP_V1_FIELDS                                                    \
+	FIELD_U32(struct snap_ram_map, page_size, 1),                        \
+	FIELD_U64(struct snap_ram_map, chunk_size, 1),                       \
+	FIELD_U64(struct snap_ram_map, file_size, 1),                        \
+	FIELD_STRUCT_VARRAY(struct snap_ram_map, ranges,                     \
+			    struct snap_ram_range, ram_range_desc,           \
+			    nr_ranges, 1),                                   \
+	RAM_MAP_U64_VARRAY(digests, SNAP_RAM_MAX_CHUNKS, nr_digests, 1)
+
+/* Full snapshots keep writing version 1: nothing in them needs v2. */
+static const struct state_field ram_map_v1_fields[] = {RAM_MAP_V1_FIELDS,
+						       FIELD_END};
+const struct state_desc snap_ram_map_v1_desc =
+    STATE_DESC("ram-map", struct snap_ram_map, 1, ram_map_v1_fields);
+
+/* Version 2: incremental snapshots (docs/snapshot-format.md §5.5).  A v1
+ * map loads with base "" (a full snapshot) and no carried pages. */
 static const struct state_field ram_map_fields[] = {
-    FIELD_U32(struct snap_ram_map, page_size, 1),
-    FIELD_U64(struct snap_ram_map, chunk_size, 1),
-    FIELD_U64(struct snap_ram_map, file_size, 1),
-    FIELD_STRUCT_VARRAY(struct snap_ram_map, ranges, struct snap_ram_range,
-			ram_range_desc, nr_ranges, 1),
-    /* A variable array of u64 has no macro in state.h. */
-    {.name = "digests",
-     .type = FT_U64,
-     .offset = offsetof(struct snap_ram_map, digests),
-     .size = sizeof(uint64_t),
-     .count = SNAP_RAM_MAX_CHUNKS,
-     .since = 1,
-     .flags = FF_VARCOUNT,
-     .count_offset = offsetof(struct snap_ram_map, nr_digests)},
+    RAM_MAP_V1_FIELDS,
+    FIELD_STRING(struct snap_ram_map, base, 2),
+    FIELD_U64(struct snap_ram_map, base_id, 2),
+    RAM_MAP_U64_VARRAY(carried, SNAP_RAM_MAX_CARRIED, nr_carried, 2),
     FIELD_END};
 const struct state_desc snap_ram_map_desc =
-    STATE_DESC("ram-map", struct snap_ram_map, 1, ram_map_fields);
+    STATE_DESC("ram-map", struct snap_ram_map, 2, ram_map_fields);

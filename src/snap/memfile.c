@@ -63,6 +63,16 @@ int snap_ram_map_check(const struct snap_ram_map *m, struct hyve_err *err)
 		return err_set(err, EBADMSG,
 			       "%u digests for %" PRIu64 " chunks",
 			       m->nr_digests, chunks);
+	/* §5.5: a diff carries one bit per page of its RAM file. */
+	if (m->base[0] &&
+	    (uint64_t)m->nr_carried != (m->file_size / RAM_PAGE + 63) / 64)
+		return err_set(err, EBADMSG,
+			       "%u words of carried pages for a RAM file of %" PRIu64
+			       " pages",
+			       m->nr_carried, (uint64_t)(m->file_size / RAM_PAGE));
+	if (!m->base[0] && (m->nr_carried || m->base_id))
+		return err_set(err, EBADMSG,
+			       "carried pages without a base snapshot");
 	return 0;
 }
 

@@ -50,6 +50,8 @@ struct ram_writer {
 	int (*fn)(struct ram_writer *w, struct ram_seek *sc, uint8_t *buf,
 		  unsigned idx);
 	const struct guest_mem *gm;
+	const uint64_t *carried; /* incremental: pages to write, else NULL */
+	uint64_t nr_pages;       /* bits in carried */
 	struct snap_ram_map *map;
 	unsigned first[SNAP_RAM_MAX_RANGES + 2]; /* first chunk of each range */
 	atomic_uint next;
@@ -82,6 +84,16 @@ int ram_run(struct ram_writer *w);
  * readable) while the guest runs on. */
 int ram_write_data(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 		   struct hyve_err *err);
+/* snap_ram_write for an incremental snapshot: only diff's pages; digests
+ * now if hash, else left to ram_digest_file.  Fills map's v2 fields. */
+int ram_write_diff(int fd, const struct guest_mem *gm,
+		   struct snap_ram_map *map, bool hash,
+		   const struct snap_ram_diff *diff, struct hyve_err *err);
+/* Rewrites the pages set in bits (zero pages as zeroes) of a RAM file
+ * written before (live checkpoint rounds); no digests. */
+int ram_write_pages(int fd, const struct guest_mem *gm,
+		    struct snap_ram_map *map, const uint64_t *bits,
+		    uint64_t nr_pages, struct hyve_err *err);
 int ram_digest_file(int fd, struct snap_ram_map *map, struct hyve_err *err);
 /* Reads the RAM file fd chunk by chunk on several threads, into gm (its
  * ranges at the map's positions; holes are left alone: gm is fresh and

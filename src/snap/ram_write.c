@@ -89,17 +89,10 @@ static int ram_flush_run(struct ram_chunk_ctx *cx)
 	return ret;
 }
 
-/* One page that may hold data: hashed, and appended to the current run or
- * ends it. */
-static int ram_page(struct ram_chunk_ctx *cx, uint64_t pos)
+/* Appends the page at pos to the current run (a new run if not adjacent
+ * or the run is full). */
+static int ram_append(struct ram_chunk_ctx *cx, uint64_t pos)
 {
-	const uint8_t *p = cx->w->gm->host + pos;
-
-	if (ram_page_is_zero(p)) {
-		ram_hash(cx, ram_zero_page);
-		return ram_flush_run(cx);
-	}
-	ram_hash(cx, p);
 	if (cx->run_len &&
 	    (cx->run + cx->run_len != pos || cx->run_len >= RAM_WRITE_MAX)) {
 		int ret = ram_flush_run(cx);
@@ -111,6 +104,20 @@ static int ram_page(struct ram_chunk_ctx *cx, uint64_t pos)
 		cx->run = pos;
 	cx->run_len += RAM_PAGE;
 	return 0;
+}
+
+/* One page that may hold data: hashed, and appended to the current run or
+ * ends it. */
+static int ram_page(struct ram_chunk_ctx *cx, uint64_t pos)
+{
+	const uint8_t *p = cx->w->gm->host + pos;
+
+	if (ram_page_is_zero(p)) {
+		ram_hash(cx, ram_zero_page);
+		return ram_flush_run(cx);
+	}
+	ram_hash(cx, p);
+	return ram_append(cx, pos);
 }
 
 /* [pos, end) of a restored guest that its RAM file has as a hole: pages the
@@ -162,24 +169,62 @@ static int ram_data(struct ram_chunk_ctx *cx, uint64_t pos, uint64_t end)
 	return 0;
 }
 
-static int ram_write_chunk(struct ram_writer *w, struct ram_seek *sc,
-			   unsigned idx, uint64_t *digest)
+/* [pos, end) of chunk idx in guest memory (= in the RAM file). */
+static void ram_chunk_bounds(const struct ram_writer *w, unsigned idx,
+			     uint64_t *pos, uint64_t *end)
 {
-	struct ram_chunk_ctx cx = {.w = w};
+	uint64_t chunk = w->map->chunk_size;
 	const struct mem_range *r;
-	uint64_t chunk = w->map->chunk_size, pos, end, ds, de;
-	bool origin = w->gm->fd < 0 && ram_origin.fd >= 0 &&
-		      ram_origin.host == w->gm->host;
-	int src = origin ? ram_origin.fd : w->gm->fd, ret = 0;
 	unsigned i = 0;
 
 	while (idx >= w->first[i + 1])
 		i++;
 	r = &w->gm->ranges[i];
-	pos = r->offset + (uint64_t)(idx - w->first[i]) * chunk;
-	end =
-	    pos + (r->offset + r->size - pos < chunk ? r->offset + r->size - pos
-						     : chunk);
+	*pos = r->offset + (uint64_t)(idx - w->first[i]) * chunk;
+	*end = *pos + (r->offset + r->size - *pos < chunk
+			   ? r->offset + r->size - *pos
+			   : chunk);
+}
+
+/* An incremental snapshot's chunk: exactly the carried pages are written,
+ * a carried zero page too (a hole would mean "the base's page"). */
+static int ram_write_diff_chunk(struct ram_writer *w, struct ram_seek *sc,
+				uint8_t *buf, unsigned idx)
+{
+	struct ram_chunk_ctx cx = {.w = w};
+	uint64_t pos, end;
+	int ret = 0;
+
+	(void)sc, (void)buf;
+	ram_chunk_bounds(w, idx, &pos, &end);
+	XXH3_64bits_reset(&cx.st);
+	for (; pos < end && !ret; pos += RAM_PAGE) {
+		uint64_t pg = pos / RAM_PAGE;
+
+		if (pg < w->nr_pages && (w->carried[pg / 64] >> (pg % 64) & 1)) {
+			ram_hash(&cx, w->gm->host + pos);
+			ret = ram_append(&cx, pos);
+		} else {
+			ram_hash(&cx, ram_zero_page);
+			ret = ram_flush_run(&cx);
+		}
+	}
+	if (!ret)
+		ret = ram_flush_run(&cx);
+	w->map->digests[idx] = XXH3_64bits_digest(&cx.st);
+	return ret;
+}
+
+static int ram_write_chunk(struct ram_writer *w, struct ram_seek *sc,
+			   unsigned idx, uint64_t *digest)
+{
+	struct ram_chunk_ctx cx = {.w = w};
+	uint64_t pos, end, ds, de;
+	bool origin = w->gm->fd < 0 && ram_origin.fd >= 0 &&
+		      ram_origin.host == w->gm->host;
+	int src = origin ? ram_origin.fd : w->gm->fd, ret = 0;
+
+	ram_chunk_bounds(w, idx, &pos, &end);
 	if (!ram_next_data_cached(sc, src, pos, end, &ds, &de) && !origin) {
 		*digest = ram_zero_digest(end - pos);
 		return 0;
@@ -250,6 +295,7 @@ static int ram_layout(struct ram_writer *w, const struct guest_mem *gm,
 
 static int ram_write_common(int fd, const struct guest_mem *gm,
 			    struct snap_ram_map *map, bool hash,
+			    const struct snap_ram_diff *diff,
 			    struct hyve_err *err)
 {
 	struct ram_writer w;
@@ -265,7 +311,11 @@ static int ram_write_common(int fd, const struct guest_mem *gm,
 	w.fd = fd;
 	w.gm = gm;
 	w.hash = hash;
-	w.fn = ram_write_one;
+	w.fn = diff ? ram_write_diff_chunk : ram_write_one;
+	if (diff) {
+		w.carried = diff->carried;
+		w.nr_pages = diff->nr_pages;
+	}
 	w.what = "write of";
 	w.pagemap =
 	    gm->fd < 0 ? open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC) : -1;
@@ -280,11 +330,46 @@ static int ram_write_common(int fd, const struct guest_mem *gm,
 int snap_ram_write(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 		   struct hyve_err *err)
 {
-	return ram_write_common(fd, gm, map, true, err);
+	return ram_write_common(fd, gm, map, true, NULL, err);
 }
 
 int ram_write_data(int fd, const struct guest_mem *gm, struct snap_ram_map *map,
 		   struct hyve_err *err)
 {
-	return ram_write_common(fd, gm, map, false, err);
+	return ram_write_common(fd, gm, map, false, NULL, err);
+}
+
+int ram_write_diff(int fd, const struct guest_mem *gm,
+		   struct snap_ram_map *map, bool hash,
+		   const struct snap_ram_diff *diff, struct hyve_err *err)
+{
+	uint64_t pages;
+	int ret;
+
+	if (!diff->base || !diff->base[0] ||
+	    strlen(diff->base) >= sizeof(map->base))
+		return err_set(err, EINVAL, "incremental: bad base path");
+	if (gm->size / RAM_PAGE > (uint64_t)SNAP_RAM_MAX_CARRIED * 64)
+		return err_set(err, E2BIG, "incremental: guest too large");
+	ret = ram_write_common(fd, gm, map, hash, diff, err);
+	if (ret)
+		return ret;
+	snprintf(map->base, sizeof(map->base), "%s", diff->base);
+	map->base_id = diff->base_id;
+	pages = map->file_size / RAM_PAGE;
+	map->nr_carried = (uint32_t)((pages + 63) / 64);
+	memset(map->carried, 0, map->nr_carried * sizeof(uint64_t));
+	for (uint64_t p = 0; p < pages && p < diff->nr_pages; p++)
+		if (diff->carried[p / 64] >> (p % 64) & 1)
+			map->carried[p / 64] |= 1ULL << (p % 64);
+	return 0;
+}
+
+int ram_write_pages(int fd, const struct guest_mem *gm,
+		    struct snap_ram_map *map, const uint64_t *bits,
+		    uint64_t nr_pages, struct hyve_err *err)
+{
+	struct snap_ram_diff d = {.carried = bits, .nr_pages = nr_pages};
+
+	return ram_write_common(fd, gm, map, false, &d, err);
 }

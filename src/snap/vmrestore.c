@@ -360,6 +360,10 @@ static int restore_load_ram(struct machine *m, struct restore *rs, enum hyve_res
 {
 	int ret;
 
+	/* An incremental snapshot (§5.5) is loaded eagerly whatever the
+	 * mode: its pages come from several files. */
+	if (rs->map->base[0])
+		return snap_ram_load_chain(snap_reader_path(rs->reader), rs->map, &m->mem, err);
 	if (mode == HYVE_RESTORE_EAGER)
 		return snap_ram_load(rs->mem_path, rs->map, &m->mem, err);
 	ret = snap_ram_spot_check(rs->mem_path, rs->map, err);

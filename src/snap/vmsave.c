@@ -136,27 +136,68 @@ int vm_snapshot_save_begin(struct machine *m, const char *path, const char *note
 			   vm_snapshot_progress progress, void *opaque, struct snap_writer **pending,
 			   struct hyve_err *err)
 {
+	return vm_snapshot_save_begin_diff(m, path, note, flags, NULL, progress, opaque, pending, err);
+}
+
+/* live: a writer whose RAM file the live rounds wrote; only the pages set
+ * in live_bits remain to be (re)written.  Takes live in every case. */
+struct vmsave_live {
+	struct snap_writer *w;
+	const uint64_t *bits;
+	uint64_t nr_pages;
+};
+
+static int vmsave_begin(struct machine *m, const char *path, const char *note, unsigned flags,
+			const struct snap_ram_diff *diff, const struct vmsave_live *live,
+			vm_snapshot_progress progress, void *opaque, struct snap_writer **pending,
+			struct hyve_err *err);
+
+int vm_snapshot_save_begin_diff(struct machine *m, const char *path, const char *note, unsigned flags,
+				const struct snap_ram_diff *diff, vm_snapshot_progress progress, void *opaque,
+				struct snap_writer **pending, struct hyve_err *err)
+{
+	return vmsave_begin(m, path, note, flags, diff, NULL, progress, opaque, pending, err);
+}
+
+int vm_snapshot_save_begin_live(struct machine *m, struct snap_writer *w, const char *path, const char *note,
+				const uint64_t *dirty, uint64_t nr_pages, struct snap_writer **pending,
+				struct hyve_err *err)
+{
+	struct vmsave_live live = { w, dirty, nr_pages };
+
+	return vmsave_begin(m, path, note, 0, NULL, &live, NULL, NULL, pending, err);
+}
+
+static int vmsave_begin(struct machine *m, const char *path, const char *note, unsigned flags,
+			const struct snap_ram_diff *diff, const struct vmsave_live *live,
+			vm_snapshot_progress progress, void *opaque, struct snap_writer **pending,
+			struct hyve_err *err)
+{
 	struct snap_machine *sm = calloc(1, sizeof(*sm));
 	struct vm_time_state times = { 0 };
-	struct snap_writer *w = NULL;
+	struct snap_writer *w = live ? live->w : NULL;
 	int ret;
 
 	*pending = NULL;
-	if (!sm)
+	if (!sm) {
+		snap_writer_abort(w);
 		return err_set(err, ENOMEM, "snapshot: out of memory");
+	}
 	for (struct device *d = m->devices; d; d = d->next) {
 		if (d->type->quiesce && (ret = d->type->quiesce(d, err)) != 0) {
 			err_prefix(err, "device %s.%u: ", d->type->name, d->instance);
-			goto out;
+			goto out_abort;
 		}
 	}
 	ret = vmsave_describe(m, note, sm, err);
 	if (ret)
-		goto out;
-	ret = snap_writer_open(&w, path, err);
-	if (ret)
-		goto out;
-	snap_writer_set_direct(w, flags & VM_SNAPSHOT_DIRECT);
+		goto out_abort;
+	if (!live) {
+		ret = snap_writer_open(&w, path, err);
+		if (ret)
+			goto out_abort;
+		snap_writer_set_direct(w, flags & VM_SNAPSHOT_DIRECT);
+	}
 	times.vm_clock_ns = vm_clock_ns(m);
 	times.wall_clock_ns = vmsave_realtime_ns();
 	ret = snap_write_machine(w, sm, err);
@@ -170,7 +211,10 @@ int vm_snapshot_save_begin(struct machine *m, const char *path, const char *note
 		goto out_abort;
 	if (progress)
 		progress(opaque, 0, m->mem.size);
-	ret = snap_write_ram(w, &m->mem, err);
+	if (live)
+		ret = snap_write_ram_pages(w, &m->mem, live->bits, live->nr_pages, err);
+	else
+		ret = diff ? snap_write_ram_diff(w, &m->mem, diff, err) : snap_write_ram(w, &m->mem, err);
 	if (ret)
 		goto out_abort;
 	/* Every byte of guest state is now in the page cache: the guest may

@@ -20,6 +20,7 @@ struct snap_writer {
 	struct snap_ram_map *ram_map; /* written, RAMM record still to do */
 	bool ram_digested;            /* ram_map's digests are known */
 	bool direct;                  /* RAM file with O_DIRECT */
+	bool rewrite;                 /* live: pages rewritten, buffered */
 };
 
 static char *writer_join(const char *a, const char *b)
@@ -119,6 +120,8 @@ static bool writer_direct(const struct snap_writer *w)
 {
 	const char *io = getenv("HYVE_SNAPSHOT_IO");
 
+	if (w->rewrite)
+		return false;
 	if (io && strcmp(io, "direct") == 0)
 		return true;
 	if (io && strcmp(io, "buffered") == 0)
@@ -133,8 +136,8 @@ void snap_writer_set_direct(struct snap_writer *w, bool direct)
 
 /* Writes the RAM data now; the RAMM record follows in snap_writer_flush
  * (after the digests, read back from the file unless computed already). */
-int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
-		   struct hyve_err *err)
+static int writer_ram(struct snap_writer *w, const struct guest_mem *gm,
+		      const struct snap_ram_diff *diff, struct hyve_err *err)
 {
 	int flags = O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW;
 	bool direct = writer_direct(w);
@@ -155,18 +158,59 @@ int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
 			       strerror(errno));
 	w->wrote_ram = true;
 	if (direct) {
-		ret = snap_ram_write(w->mem_fd, gm, w->ram_map, err);
+		ret = diff ? ram_write_diff(w->mem_fd, gm, w->ram_map, true,
+					    diff, err)
+			   : snap_ram_write(w->mem_fd, gm, w->ram_map, err);
 		if (ret == -EINVAL) {
 			/* O_DIRECT refused at write time (alignment rules
 			 * of this file system): start over, buffered. */
 			fcntl(w->mem_fd, F_SETFL,
 			      fcntl(w->mem_fd, F_GETFL) & ~O_DIRECT);
-			ret = snap_ram_write(w->mem_fd, gm, w->ram_map, err);
+			ret = diff ? ram_write_diff(w->mem_fd, gm, w->ram_map,
+						    true, diff, err)
+				   : snap_ram_write(w->mem_fd, gm, w->ram_map,
+						    err);
 		}
 		w->ram_digested = !ret;
 		return ret;
 	}
+	if (diff)
+		return ram_write_diff(w->mem_fd, gm, w->ram_map, false, diff,
+				      err);
 	return ram_write_data(w->mem_fd, gm, w->ram_map, err);
+}
+
+int snap_write_ram(struct snap_writer *w, const struct guest_mem *gm,
+		   struct hyve_err *err)
+{
+	return writer_ram(w, gm, NULL, err);
+}
+
+int snap_write_ram_live(struct snap_writer *w, const struct guest_mem *gm,
+			struct hyve_err *err)
+{
+	/* Pages are rewritten in later rounds and the digests read back
+	 * from the final file: through the page cache, whatever
+	 * HYVE_SNAPSHOT_IO says. */
+	w->rewrite = true;
+	return writer_ram(w, gm, NULL, err);
+}
+
+int snap_write_ram_pages(struct snap_writer *w, const struct guest_mem *gm,
+			 const uint64_t *bits, uint64_t nr_pages,
+			 struct hyve_err *err)
+{
+	if (!w->wrote_ram || w->ram_digested)
+		return err_set(err, EINVAL, "RAM pages rewritten without a "
+					    "buffered RAM file");
+	return ram_write_pages(w->mem_fd, gm, w->ram_map, bits, nr_pages,
+			       err);
+}
+
+int snap_write_ram_diff(struct snap_writer *w, const struct guest_mem *gm,
+			const struct snap_ram_diff *diff, struct hyve_err *err)
+{
+	return writer_ram(w, gm, diff, err);
 }
 
 static int writer_ram_map(struct snap_writer *w, struct hyve_err *err)
@@ -178,8 +222,10 @@ static int writer_ram_map(struct snap_writer *w, struct hyve_err *err)
 	ret = w->ram_digested ? 0 : ram_digest_file(w->mem_fd, w->ram_map, err);
 	if (!ret)
 		ret = snap_stream_section(&w->buf, SNAP_REC_RAM_MAP, 0,
-					  &snap_ram_map_desc, "ram-map", 0,
-					  w->ram_map, err);
+					  w->ram_map->base[0]
+					      ? &snap_ram_map_desc
+					      : &snap_ram_map_v1_desc,
+					  "ram-map", 0, w->ram_map, err);
 	free(w->ram_map);
 	w->ram_map = NULL;
 	return ret;

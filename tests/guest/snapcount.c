@@ -8,7 +8,12 @@
  * tick, checks that the guest clock advanced by a sane amount (a restored
  * clock must not leap by the time the snapshot sat on disk), and prints
  *   tick N cpus=C
- * Other CPUs (smp_boot, cpus=) spin counting in ring 3.  After ticks=T ticks
+ * Other CPUs (smp_boot, cpus=) spin counting in ring 3; with churn=M, CPU 1
+ * instead rewrites M MiB after the pattern page by page, as fast as it can,
+ * each pass with a new generation, checking that every page still holds the
+ * previous pass's generation before rewriting it: a snapshot that missed
+ * a page the guest wrote (a live checkpoint's last dirty pages) fails that
+ * check after the restore.  After ticks=T ticks
  * it verifies the whole pattern and exits with GUEST_EXIT_PASS; any failure
  * prints "FAIL: guest: ..." and exits with GUEST_EXIT_FAIL. */
 #include "guest.h"
@@ -50,6 +55,10 @@ struct state {
 	unsigned cpus;
 	u64 ap_seen[MAX_CPUS];
 	u64 ap_seen_tick[MAX_CPUS]; /* tick at which the counter last moved */
+	u64 *churn;
+	u64 churn_words;
+	volatile u64 churn_bad; /* 1 + the word found stale, from CPU 1 */
+	volatile u64 churn_gen; /* generation being written */
 };
 
 static struct state st;
@@ -95,8 +104,35 @@ static u64 ap_spin(u64 index)
 	return 0;
 }
 
+/* Word i of the churn area in pass gen (0: never written, zero). */
+static u64 churn_val(u64 i, u64 gen)
+{
+	return gen ? gen << 40 | (i + 1) : 0;
+}
+
+static u64 ap_churn(u64 index)
+{
+	for (u64 gen = 1;; gen++) {
+		st.churn_gen = gen;
+		for (u64 i = 0; i < st.churn_words; i += 512) {
+			for (u64 k = i; k < i + 512; k++) {
+				if (st.churn[k] != churn_val(k, gen - 1)) {
+					st.churn_bad = k + 1;
+					for (;;)
+						cpu_relax();
+				}
+				st.churn[k] = churn_val(k, gen);
+			}
+			__atomic_add_fetch(&ap_count[index], 1, __ATOMIC_RELAXED);
+		}
+	}
+	return 0;
+}
+
 static void ap_main(unsigned index)
 {
+	if (index == 1 && st.churn_words)
+		run_user(ap_churn, index);
 	run_user(ap_spin, index);
 }
 
@@ -141,6 +177,13 @@ static u64 user_ticks(u64 arg)
 				clock_is_tsc ? "TSC" : "kvm", delta, st.tick_ns);
 			return 1;
 		}
+		if (st.churn_bad) {
+			u64 k = st.churn_bad - 1;
+
+			gprintf("FAIL: guest: tick %lu: churn word %lu is %#lx in pass %lu: a page written before "
+				"the snapshot was lost\n", st.tick, k, st.churn[k], st.churn_gen);
+			return 1;
+		}
 		u64 slice = st.words / 16;
 		u64 part = st.tick % 16;
 		if (!verify(part * slice, part == 15 ? st.words : (part + 1) * slice))
@@ -169,8 +212,11 @@ int guest_main(void)
 	u64 tick_ms = mb_arg_u64("tick_ms", 50);
 	unsigned want = (unsigned)mb_arg_u64("cpus", 1);
 
+	u64 churn = mb_arg_u64("churn", 0);
 	st.words = mib << 17;
-	st.mem = (u64 *)mb_find_ram(mib << 20, 1 << 21);
+	st.mem = (u64 *)mb_find_ram((mib + churn) << 20, 1 << 21);
+	st.churn = st.mem + st.words;
+	st.churn_words = churn << 17;
 	if (!st.mem)
 		guest_fail("no %lu MiB of RAM below 4 GiB", mib);
 	st.target = mb_arg_u64("ticks", 1000000);
@@ -203,7 +249,7 @@ int guest_main(void)
 	if (run_user(user_ticks, 0) != 0)
 		exit_guest(GUEST_EXIT_FAIL);
 	irq_disable();
-	gprintf("done: %lu ticks, memory verified, %s clock at %lu ms\n", st.tick, clock_is_tsc ? "TSC" : "kvm",
-		clock_now_ns() / 1000000);
+	gprintf("done: %lu ticks, memory verified, %s clock at %lu ms, churn pass %lu\n", st.tick,
+		clock_is_tsc ? "TSC" : "kvm", clock_now_ns() / 1000000, st.churn_gen);
 	return GUEST_EXIT_PASS;
 }

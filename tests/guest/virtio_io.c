@@ -14,39 +14,14 @@
  *    again, a FLUSH is sent, and the guest exits with PASS. */
 #include "guest.h"
 
-#define VENDOR_VIRTIO 0x1af4
 #define DEV_BLK 0x1042
 #define DEV_RNG 0x1044
 #define DEV_CONSOLE 0x1043
 #define QSIZE 16
-#define ST_ACK 1
-#define ST_DRIVER 2
-#define ST_DRIVER_OK 4
-#define ST_FEATURES_OK 8
-#define ST_NEEDS_RESET 0x40
+#include "virtio_guest.h"
 #define VEC_RNG 0x60
 #define VEC_BLK 0x61
 
-struct desc {
-	u64 addr;
-	u32 len;
-	u16 flags, next;
-};
-
-struct vq {
-	struct desc desc[QSIZE] __attribute__((aligned(16)));
-	struct {
-		u16 flags, idx, ring[QSIZE], used_event;
-	} avail __attribute__((aligned(2)));
-	struct {
-		u16 flags, idx;
-		struct {
-			u32 id, len;
-		} ring[QSIZE];
-		u16 avail_event;
-	} used __attribute__((aligned(4)));
-	u16 last_used;
-};
 
 struct vdev {
 	unsigned slot;
@@ -61,21 +36,6 @@ static volatile u32 rng_irqs, blk_irqs;
 static u8 buf[4096] __attribute__((aligned(4096)));
 
 /* ---- PCI ---- */
-static u32 cfg_addr(unsigned s, unsigned r) { return 0x80000000u | s << 11 | (r & 0xfc); }
-static u32 pci_r32(unsigned s, unsigned r) { outl(0xcf8, cfg_addr(s, r)); return inl(0xcfc); }
-static u8 pci_r8(unsigned s, unsigned r) { outl(0xcf8, cfg_addr(s, r)); return inb(0xcfc + (r & 3)); }
-static u16 pci_r16(unsigned s, unsigned r) { outl(0xcf8, cfg_addr(s, r)); return inw(0xcfc + (r & 2)); }
-static void pci_w32(unsigned s, unsigned r, u32 v) { outl(0xcf8, cfg_addr(s, r)); outl(0xcfc, v); }
-static void pci_w16(unsigned s, unsigned r, u16 v) { outl(0xcf8, cfg_addr(s, r)); outw(0xcfc + (r & 2), v); }
-
-static u8 r8(u64 a) { return *(volatile u8 *)a; }
-static u16 r16(u64 a) { return *(volatile u16 *)a; }
-static void w8(u64 a, u8 v) { *(volatile u8 *)a = v; }
-static void w16(u64 a, u16 v) { *(volatile u16 *)a = v; }
-#define r32 mmio_read32
-#define w32 mmio_write32
-
-static u64 bar_addr(unsigned slot, unsigned bar) { return pci_r32(slot, 0x10 + 4 * bar) & ~0xfu; }
 
 static bool pci_find(u16 device, struct vdev *d)
 {

@@ -12,42 +12,17 @@
  * that was not negotiated: the device must report NEEDS_RESET. */
 #include "guest.h"
 
-#define VENDOR_VIRTIO 0x1af4
 #define DEV_NET 0x1041
 #define QSIZE 16
+#include "virtio_guest.h"
 #define NR_RXBUF 8
 #define BUFSZ 2048
 #define HDR 12
 #define VEC_NET 0x62
-#define ST_ACK 1
-#define ST_DRIVER 2
-#define ST_DRIVER_OK 4
-#define ST_FEATURES_OK 8
-#define ST_NEEDS_RESET 0x40
 #define F_MTU (1u << 3)
 #define F_MAC (1u << 5)
 #define F_STATUS (1u << 16)
 
-struct desc {
-	u64 addr;
-	u32 len;
-	u16 flags, next;
-};
-
-struct vq {
-	struct desc desc[QSIZE] __attribute__((aligned(16)));
-	struct {
-		u16 flags, idx, ring[QSIZE], used_event;
-	} avail __attribute__((aligned(2)));
-	struct {
-		u16 flags, idx;
-		struct {
-			u32 id, len;
-		} ring[QSIZE];
-		u16 avail_event;
-	} used __attribute__((aligned(4)));
-	u16 last_used;
-};
 
 static struct {
 	unsigned slot;
@@ -65,18 +40,6 @@ static volatile u32 irqs;
 static unsigned echoes, udp_echoes;
 
 /* ---- PCI and virtio (virtio 1.2, 4.1 and 3.1.1) ---- */
-static u32 cfg_addr(unsigned s, unsigned r) { return 0x80000000u | s << 11 | (r & 0xfc); }
-static u32 pci_r32(unsigned s, unsigned r) { outl(0xcf8, cfg_addr(s, r)); return inl(0xcfc); }
-static u8 pci_r8(unsigned s, unsigned r) { outl(0xcf8, cfg_addr(s, r)); return inb(0xcfc + (r & 3)); }
-static void pci_w16(unsigned s, unsigned r, u16 v) { outl(0xcf8, cfg_addr(s, r)); outw(0xcfc + (r & 2), v); }
-static u8 r8(u64 a) { return *(volatile u8 *)a; }
-static u16 r16(u64 a) { return *(volatile u16 *)a; }
-static void w8(u64 a, u8 v) { *(volatile u8 *)a = v; }
-static void w16(u64 a, u16 v) { *(volatile u16 *)a = v; }
-#define r32 mmio_read32
-#define w32 mmio_write32
-
-static u64 bar_addr(unsigned slot, unsigned bar) { return pci_r32(slot, 0x10 + 4 * bar) & ~0xfu; }
 
 static bool net_find(void)
 {

@@ -189,9 +189,22 @@ hyve_wait() {
 # hyve_kill: SIGKILL the background hyve itself (hyve_start runs it under
 # timeout(1), so the PID it records is timeout's), as a crash would.
 hyve_kill() {
+	local kids k i
+	kids=$(pgrep -P "$HYVE_PID" 2>/dev/null)
 	pkill -KILL -P "$HYVE_PID" 2>/dev/null
 	kill -KILL "$HYVE_PID" 2>/dev/null
 	hyve_wait
+	# timeout(1) is gone at once, hyve only when its exit finished (a
+	# large guest's memory takes a while to tear down): until then its
+	# control socket still accepts, and a hyve started on the same socket
+	# would take it for a live one.
+	for k in $kids; do
+		for i in $(seq 1 100); do
+			# Gone, or a zombie (its files are closed by then).
+			case $(ps -o stat= -p "$k" 2>/dev/null) in '' | Z*) break ;; esac
+			sleep 0.05
+		done
+	done
 }
 
 # first_tick FILE / last_tick FILE: tick numbers snapcount printed.
