@@ -216,3 +216,23 @@ ticks_consecutive() {
 	tr -d '\r' <"$1" | sed -n 's/^tick \([0-9]*\) .*/\1/p' |
 		awk 'NR > 1 && $1 != prev + 1 { bad = 1 } { prev = $1 } END { exit bad }'
 }
+
+# restore_runs NAME SNAP FIRST_LO FIRST_HI ARGS...: restores SNAP, the
+# first tick is in FIRST_LO..FIRST_HI, ticks are consecutive, and the guest
+# ends with its full memory check (status 1, "tick $TICKS cpus=2").
+# Uses the caller's $CTL (control-socket directory) and $TICKS.
+restore_runs() {
+	local name=$1 snap=$2 lo=$3 hi=$4 first
+	shift 4
+	hyve_run --timeout 60 -r "$snap" -l com1,stdio --control "$CTL/$name.sock" "$@"
+	first=$(first_tick "$HYVE_OUT")
+	if [ -z "$first" ] || [ "$first" -lt "$lo" ] || [ "$first" -gt "$hi" ]; then
+		fail "$name" "restored guest's first tick is '$first', expected $lo..$hi ($(hyve_summary); $(guest_failure))"
+		dump_run "$name"
+	elif ! ticks_consecutive "$HYVE_OUT"; then
+		fail "$name" "restored guest skipped or repeated ticks"
+		dump_run "$name"
+	else
+		expect_run "$name" 1 "tick $TICKS cpus=2"
+	fi
+}

@@ -84,23 +84,6 @@ else
 	pass "$name"
 fi
 
-# restore_runs NAME SNAP FIRST_LO FIRST_HI ARGS...: as in
-# test_snapshot_modes.sh.
-restore_runs() {
-	local name=$1 snap=$2 lo=$3 hi=$4 first
-	shift 4
-	hyve_run --timeout 60 -r "$snap" -l com1,stdio --control "$CTL/$name.sock" "$@"
-	first=$(first_tick "$HYVE_OUT")
-	if [ -z "$first" ] || [ "$first" -lt "$lo" ] || [ "$first" -gt "$hi" ]; then
-		fail "$name" "restored guest's first tick is '$first', expected $lo..$hi ($(hyve_summary); $(guest_failure))"
-		dump_run "$name"
-	elif ! ticks_consecutive "$HYVE_OUT"; then
-		fail "$name" "restored guest skipped or repeated ticks"
-		dump_run "$name"
-	else
-		expect_run "$name" 1 "tick $TICKS cpus=2"
-	fi
-}
 
 name=incremental_chain_restores
 if [ -n "$bad" ]; then

@@ -1,4 +1,4 @@
-/* Reset paths (src/dev/reset.c: port 0xCF9 and the 8042) and the
+/* Reset paths (src/dev/reset.c: port 0xCF9; src/dev/i8042.c: the 8042) and the
  * debug-exit port (src/dev/debug_exit.c), without KVM. */
 #include <stdio.h>
 
