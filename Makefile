@@ -34,6 +34,10 @@ BENCH_SRC := $(sort $(wildcard bench/bench_*.c))
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
 
 .PHONY: all bins tests guests check format fuzz clean bench
+# Objects are made by pattern chains (test_x.c -> .o -> binary): without
+# this, make treats them as intermediates and deletes them after linking,
+# so the next "make all" would compile them all again.
+.SECONDARY:
 all: bins tests
 
 bins: $(BUILD)/bin/hyve $(BUILD)/bin/hyvectl

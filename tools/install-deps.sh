@@ -8,7 +8,7 @@ pkgs=(
 	python3 python3-cbor2 python3-xxhash       # tools/hyve-snap.py
 	acpica-tools                               # iasl: ACPI table test
 	qemu-system-x86 busybox-static cpio        # nested rig, guest kit, bench
-	socat man-db groff-base gnuplot-nox
+	socat man-db groff-base gnuplot-nox e2fsprogs
 )
 missing=()
 for p in "${pkgs[@]}"; do

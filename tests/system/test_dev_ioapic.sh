@@ -17,7 +17,8 @@
 # THRE returns to KVM only after KVM_IRQ_LINE level 0), so the case is
 # SKIPped here when, and only when, the guest saw that host signature (every
 # extra delivery matched by a handler with its vector stale in IRR); real
-# KVM (the nested rig) must give "exactly-once ok".
+# KVM (the rig's L1, where tests/run.sh runs this file again) must give
+# "exactly-once ok".
 . "$(dirname "$0")/lib.sh"
 sys_init dev_ioapic_level_edge_mask dev_ioapic_level_exactly_once
 
@@ -28,9 +29,9 @@ name=dev_ioapic_level_exactly_once
 if [ "$HYVE_STATUS" = 1 ] && out_has_line "ioapic: exactly-once ok"; then
 	pass "$name"
 elif [ "$HYVE_STATUS" = 1 ] && out_grep '^ioapic: exactly-once host-deviation: '; then
-	echo "SKIP: $name: this host's /dev/kvm delivers level-triggered IOAPIC interrupts twice" \
+	echo "SKIP: $name: needs real KVM: this host's /dev/kvm delivers level-triggered IOAPIC interrupts twice" \
 		"($(tr -d '\r' <"$HYVE_OUT" | sed -n 's/^ioapic: exactly-once host-deviation: \([0-9]* extra deliveries\).*/\1/p'));" \
-		"the exact count runs under real KVM (tests/nested)"
+		"tests/run.sh runs this file again in the rig's L1"
 	echo "$name" >>"$SYS_TMP/reported"
 else
 	fail "$name" "$(run_problem 1 "ioapic: exactly-once ok")"
