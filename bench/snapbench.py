@@ -31,6 +31,9 @@ GUEST_QEMU = os.path.join(TOP, "tests", "guest", "build", "snapcount.qemu.elf")
 QMP = os.path.join(TOP, "bench", "qmp.py")
 TICK = re.compile(rb"^tick (\d+) ")
 BIG_VMA = 128 << 20  # VMAs this large are guest RAM in both VMMs
+# Bounds on waits grow where everything runs under emulation (the rig's L1,
+# where bench/snapshot-vs-qemu.sh sets BENCH_SCALE); the figures are ratios.
+SCALE = int(os.environ.get("BENCH_SCALE", "1"))
 
 
 class Vm:
@@ -56,6 +59,7 @@ class Vm:
 
     def wait_tick(self, after=0, timeout=120):
         """Time (since start) of the first tick line numbered > after."""
+        timeout *= SCALE
         end = time.monotonic() + timeout
         i = 0
         with self.cv:
@@ -176,7 +180,7 @@ def bench_hyve(d, mem, fill, modes, io="direct"):
         reply = json.loads(out.stdout.strip().splitlines()[-1])
         r["pause"] = reply["paused_seconds"]
         r["save"] = reply["paused_seconds"]  # all data written (page cache)
-        vm.p.wait(timeout=60)
+        vm.p.wait(timeout=60 * SCALE)
     finally:
         vm.kill()
     r["bytes"], r["alloc"] = file_bytes(snap, snap + ".mem")
@@ -221,7 +225,7 @@ def qemu_argv(d, mem, fill, extra):
 
 def qmp(d, *args):
     out = subprocess.run([sys.executable, QMP, os.path.join(d, "qmp.sock")] + list(args),
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300 * SCALE)
     if out.returncode:
         raise RuntimeError("qmp.py: " + (out.stderr or out.stdout).strip())
     return out.stdout.split()
@@ -242,7 +246,7 @@ def bench_qemu(d, mem, fill, live):
         os.close(fd)
         r["save_durable"] = r["save"] + time.monotonic() - t
         qmp(d, "quit")
-        vm.p.wait(timeout=30)
+        vm.p.wait(timeout=30 * SCALE)
     finally:
         vm.kill()
     r["bytes"], r["alloc"] = file_bytes(mig)
@@ -278,7 +282,7 @@ def bench_qemu(d, mem, fill, live):
                 _, downtime = qmp(d, "live", mig)
                 r["live_downtime"] = float(downtime) / 1000.0
                 qmp(d, "quit")
-                vm.p.wait(timeout=30)
+                vm.p.wait(timeout=30 * SCALE)
             except RuntimeError as e:
                 # The guest's own clock check may fail while a live
                 # migration competes with it for the host's cores.

@@ -83,35 +83,61 @@ rig_queue=()   # "NAME<TAB>BOUND<TAB>COMMAND"
 queue_in_rig() { rig_queue+=("$1"$'\t'"$2"$'\t'"$3"); }
 
 # Runs the queued tests in one L1 (tools/in-rig), prints their lines as
-# they come and records their results.  A test that never reported (L1
-# died, the whole run timed out) is a failure naming the rig's trouble.
+# they come and records their results.  When L1 itself wedges (its
+# heartbeat stops: QEMU-TCG starved on a loaded host), the tests that had not
+# reported run once more in a fresh L1, and the output says so; after that a
+# test that never reported is a failure naming the rig's trouble.
 flush_rig() {
 	[ ${#rig_queue[@]} -gt 0 ] || return 0
-	local list=$log/rig-queue.txt total=0 item b out rc name
-	printf '%s\n' "${rig_queue[@]}" >"$list"
-	for item in "${rig_queue[@]}"; do b=${item#*$'\t'}; total=$((total + ${b%%$'\t'*})); done
-	# The bound of the whole L1 run: each test's bound, run one after the
-	# other at worst, plus the boot.
-	total=$((total + 120))
-	echo "   (${#rig_queue[@]} test programs in one L1 of the nested rig: QEMU-TCG, AMD SVM emulated, real KVM inside)"
-	out=$log/rig-stage.out
-	tools/in-rig -q --rw "$log" --timeout "$total" --log "$log/rig-console.log" \
-		"HYVE_RUN_INNER=1 bash tests/run.sh --inner $(printf '%q' "$list")" | tee "$out"
-	rc=${PIPESTATUS[0]}
-	for item in "${rig_queue[@]}"; do
-		name=${item%%$'\t'*}
-		local line
-		line=$(awk -v n="$name: " 'index($0, n) == 1 && substr($0, length(n) + 1) ~ /^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/' "$out" | tail -1)
-		if [ -n "$line" ]; then
-			set -- $(echo "${line#"$name": }" | tr -dc '0-9 ')
-			record "$name" "$1" "$2" "$3"
-		else
+	local pending=("${rig_queue[@]}") missing attempt=1 item rc name line
+	rig_queue=()
+	while :; do
+		rig_run_list "${pending[@]}"
+		rc=$?
+		missing=()
+		for item in "${pending[@]}"; do
+			name=${item%%$'\t'*}
+			line=$(awk -v n="$name: " 'index($0, n) == 1 && substr($0, length(n) + 1) ~ /^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/' "$log/rig-stage.out" | tail -1)
+			if [ -n "$line" ]; then
+				set -- $(echo "${line#"$name": }" | tr -dc '0-9 ')
+				record "$name" "$1" "$2" "$3"
+			else
+				missing+=("$item")
+			fi
+		done
+		[ ${#missing[@]} -gt 0 ] || return 0
+		if [ "$attempt" = 1 ] && [ -f "$log/rig-console.wedge.txt" ]; then
+			mv "$log/rig-console.wedge.txt" "$log/rig-console.wedge-1.txt"
+			cp "$log/rig-console.log" "$log/rig-console-1.log" 2>/dev/null
+			echo "   L1 stopped making progress (the rig's trouble: $log/rig-console.wedge-1.txt);" \
+				"the ${#missing[@]} test programs that had not reported run once more in a fresh L1"
+			pending=("${missing[@]}") attempt=2
+			continue
+		fi
+		for item in "${missing[@]}"; do
+			name=${item%%$'\t'*}
 			echo "  [$name] FAIL: never reported from L1 (in-rig status $rc; L1 console: $log/rig-console.log)"
 			echo "$name: 0 passed, 1 failed, 0 skipped"
 			record "$name" 0 1 0
-		fi
+		done
+		return 0
 	done
-	rig_queue=()
+}
+
+# rig_run_list ITEM...: one L1 for these tests; their output, CRs dropped,
+# on stdout and in $log/rig-stage.out.  Returns in-rig's status.
+rig_run_list() {
+	local list=$log/rig-queue.txt total=0 item b
+	printf '%s\n' "$@" >"$list"
+	# The bound of the whole L1 run: each test's bound, run one after the
+	# other at worst, plus the boot.
+	for item in "$@"; do b=${item#*$'\t'}; total=$((total + ${b%%$'\t'*})); done
+	total=$((total + 120))
+	rm -f "$log/rig-console.wedge.txt"
+	echo "   ($# test programs in one L1 of the nested rig: QEMU-TCG, AMD SVM emulated, real KVM inside)"
+	tools/in-rig -q --rw "$log" --timeout "$total" --log "$log/rig-console.log" \
+		"HYVE_RUN_INNER=1 bash tests/run.sh --inner $(printf '%q' "$list")" | sed -u 's/\r$//' | tee "$log/rig-stage.out"
+	return "${PIPESTATUS[0]}"
 }
 
 # Inner side: runs the queued list inside L1.  Up to HYVE_TEST_JOBS (default

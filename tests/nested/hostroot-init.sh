@@ -32,16 +32,6 @@ mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /
 	fail "overlay on the host's root"
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 rigout /rig-out || fail "the rig's output share"
 
-# Writable shares: tag rwN goes on the path on line N of rig/rw-paths.
-n=0
-while read -r p; do
-	[ -n "$p" ] || continue
-	mkdir -p "/newroot$p"
-	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "rw$n" "/newroot$p" ||
-		fail "writable share rw$n on $p"
-	n=$((n + 1))
-done </rig/rw-paths
-
 for d in proc sys dev tmp run var/tmp; do mkdir -p "/newroot/$d"; done
 mount -t proc proc /newroot/proc
 mount -t sysfs sysfs /newroot/sys
@@ -64,6 +54,17 @@ else
 	mount -t tmpfs tmpfs /newroot/var/tmp
 fi
 mount -t cgroup2 cgroup2 /newroot/sys/fs/cgroup 2>/dev/null
+
+# Writable shares: tag rwN goes on the path on line N of rig/rw-paths (after
+# /tmp, so that a share under /tmp is not hidden by it).
+n=0
+while read -r p; do
+	[ -n "$p" ] || continue
+	mkdir -p "/newroot$p"
+	mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 "rw$n" "/newroot$p" ||
+		fail "writable share rw$n on $p"
+	n=$((n + 1))
+done </rig/rw-paths
 # L1 starts with no network at all; tests that make taps and namespaces
 # want loopback up in the root namespace.
 ip link set lo up 2>/dev/null
@@ -78,10 +79,19 @@ cp /rig/command /newroot/run/rig-command
 cp /rig/env /newroot/run/rig-env
 echo "RIG-L1-READY uptime=$(cut -d' ' -f1 /proc/uptime)"
 
+# A heartbeat for the host (tools/in-rig): an L1 whose kernel stops making
+# progress (QEMU-TCG starved, a wedged vCPU) is told apart from a quiet test.
+(while :; do cut -d' ' -f1 /proc/uptime >/rig-out/heartbeat.tmp && mv /rig-out/heartbeat.tmp /rig-out/heartbeat; sleep 5; done) &
+
+# The kernel's text symbols, for naming where a wedged L1 stood.
+(nice -n 19 awk '$2 == "t" || $2 == "T"' /proc/kallsyms >/rig-out/kallsyms) &
+
 # The command's own output goes to the virtio console, the host's stdout;
 # the serial console keeps the kernel's messages and these markers apart.
 out=/dev/hvc0
 [ -c "$out" ] || out=/dev/console
+# Bytes as the command wrote them: no CR added before each LF.
+stty -F "$out" raw -echo 2>/dev/null
 chroot /newroot /bin/bash -c '. /run/rig-env; cd "$RIG_CWD" 2>/dev/null || cd /; exec /bin/bash /run/rig-command' \
 	</dev/null >"$out" 2>&1
 rc=$?

@@ -88,16 +88,12 @@ copy_with_libs() {
 	done
 }
 
-# A kernel module may be shipped compressed; L1's busybox insmod wants it plain.
+. "$here/l1-kit.sh"
+
+# copy_module PATH DEST: the kit's module (path under kernel/, no suffix),
+# uncompressed for L1's busybox insmod.
 copy_module() {
-	local rel=$1 dest=$2 base
-	base=$kit/modules/$kver/kernel/$rel
-	if [ -f "$base.ko" ]; then cp "$base.ko" "$dest"
-	elif [ -f "$base.ko.xz" ]; then xz -dc "$base.ko.xz" >"$dest"
-	elif [ -f "$base.ko.zst" ]; then zstd -qdc "$base.ko.zst" >"$dest"
-	elif [ -f "$base.ko.gz" ]; then gzip -dc "$base.ko.gz" >"$dest"
-	else die "module $rel not in the kit ($kit/modules/$kver)"
-	fi
+	module_plain "$kit/modules/$kver/kernel/$1.ko" "$2" || die "module $1 not in the kit ($kit/modules/$kver)"
 }
 
 # add_files ROOT SRC:DEST...: extra files a test asked for, mode kept.
@@ -213,7 +209,7 @@ build_l1_initramfs || die "building the L1 initramfs failed"
 
 qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 4G -nographic -no-reboot -nic none
 	-kernel "$kit/vmlinuz" -initrd "$out/l1.cpio"
-	-append "console=ttyS0 quiet loglevel=3 panic=1 mitigations=off")
+	-append "console=ttyS0 quiet loglevel=3 panic=1 mitigations=off $(l1_clock_cmdline)")
 
 if [ "$interactive" = 1 ]; then
 	# The terminal is QEMU's stdio: L1's console, which L1 hands to hyve's COM1.
