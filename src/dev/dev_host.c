@@ -32,6 +32,21 @@ static int dev_host_pit_set_hpet_legacy(struct machine *m, bool on)
 		pit.flags &= ~KVM_PIT_FLAGS_HPET_LEGACY;
 	if (ioctl(m->vm_fd, KVM_SET_PIT2, &pit) < 0)
 		return -errno;
+	if (on) {
+		/* Legacy replacement disconnects the PIT from IRQ 0, but KVM
+		 * keeps re-injecting the ticks it queued while the guest did
+		 * not take them (reinject mode, KVM's default): on a slow or
+		 * busy host the guest would see "PIT" interrupts after the
+		 * switch.  Turning reinject off and on empties that queue
+		 * (kvm_pit_set_reinject resets the pending count). */
+		struct kvm_reinject_control rc = {.pit_reinject = 0};
+
+		if (ioctl(m->vm_fd, KVM_REINJECT_CONTROL, &rc) < 0)
+			return -errno;
+		rc.pit_reinject = 1;
+		if (ioctl(m->vm_fd, KVM_REINJECT_CONTROL, &rc) < 0)
+			return -errno;
+	}
 	return 0;
 }
 

@@ -1,5 +1,6 @@
 /* SMP bring-up.  cpus=N on the command line says how many CPUs to expect
- * (default: CPUID.1:EBX[23:16]); wait_ms=T bounds the wait for them.  Every AP
+ * (default: CPUID.1:EBX[23:16]); wait_ms=T bounds the wait for them to come
+ * up (5000), report_ms=R the wait for their reports after that (2000).  Every AP
  * reports its index and APIC ID, and checks that the ID its LAPIC holds matches
  * the one CPUID gives (the VMM sets per-vCPU APIC IDs in both).  Passes when
  * exactly N CPUs with distinct APIC IDs came up. */
@@ -40,7 +41,7 @@ int guest_main(void)
 	gprintf("smp: cpu 0 apic_id %u\n", lapic_id());
 	/* give every AP that came up time to report, and an unexpected
 	 * extra AP a moment to show itself */
-	u64 end = rdtsc() + 2000 * tsc_khz();
+	u64 end = rdtsc() + mb_arg_u64("report_ms", 2000) * tsc_khz();
 	while (reported < smp_online() - 1 && rdtsc() < end)
 		cpu_relax();
 	tsc_delay_us(20000);

@@ -6,12 +6,22 @@
 #
 #   HYVE=path   the hyve binary to test (default bin/hyve, then
 #               build/bin/hyve, then build-san/bin/hyve)
-#   SYS_TIMEOUT default seconds per hyve run (60)
+#   SYS_TIMEOUT default seconds per hyve run (60, times SYS_SCALE)
+#   SYS_SCALE   slowness factor for bounds (1; 6 in the rig's L1)
 #   SYS_KVM     the device whose absence means SKIP (/dev/kvm; for testing
 #               this file)
 
 SYS_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 GUEST_BUILD=$SYS_TOP/tests/guest/build
+# SYS_SCALE: how many times slower than on hardware KVM hyve's own work and
+# every guest exit are here.  In the rig's L1 (tools/in-rig exports
+# HYVE_IN_RIG=1) everything runs under QEMU-TCG, nested: bounds on waits,
+# and the lifetimes of guests that must still be running when a test acts,
+# are multiplied by it.  What the tests check (counts, order, "never
+# early") does not change with it.
+SYS_SCALE=${SYS_SCALE:-$([ "${HYVE_IN_RIG:-0}" = 1 ] && echo 6 || echo 1)}
+# scaled N: N times SYS_SCALE.
+scaled() { echo $(($1 * SYS_SCALE)); }
 SYS_TIMEOUT=${SYS_TIMEOUT:-60}
 SYS_KVM=${SYS_KVM:-/dev/kvm}
 SYS_TMP=$(mktemp -d "${TMPDIR:-/tmp}/hyve-systest.XXXXXX")
@@ -87,7 +97,7 @@ hyve_run() {
 		*) break ;;
 		esac
 	done
-	timeout -k 5 "$t" "$HYVE" "$@" <"$in" >"$HYVE_OUT" 2>"$HYVE_ERR"
+	timeout -k 5 "$(scaled "$t")" "$HYVE" "$@" <"$in" >"$HYVE_OUT" 2>"$HYVE_ERR"
 	HYVE_STATUS=$?
 }
 
@@ -158,7 +168,7 @@ hyve_start() {
 	mkfifo "$SYS_TMP/in"
 	: >"$HYVE_OUT"
 	: >"$HYVE_ERR"
-	timeout -k 5 "$SYS_TIMEOUT" "$HYVE" "$@" <"$SYS_TMP/in" >"$HYVE_OUT" 2>"$HYVE_ERR" &
+	timeout -k 5 "$(scaled "$SYS_TIMEOUT")" "$HYVE" "$@" <"$SYS_TMP/in" >"$HYVE_OUT" 2>"$HYVE_ERR" &
 	HYVE_PID=$!
 	exec 3>"$SYS_TMP/in"
 }
@@ -168,7 +178,7 @@ feed_input() { printf '%s' "$1" >&3; }
 
 # wait_for_line FILE REGEX SECONDS: waits until FILE has a matching line.
 wait_for_line() {
-	local end=$((SECONDS + $3))
+	local end=$((SECONDS + $(scaled "$3")))
 	while [ $SECONDS -lt $end ]; do
 		tr -d '\r' <"$1" | grep -qE -- "$2" && return 0
 		kill -0 "$HYVE_PID" 2>/dev/null || { tr -d '\r' <"$1" | grep -qE -- "$2"; return; }

@@ -9,7 +9,10 @@ sys_init smp_bringup_1_vcpu smp_bringup_2_vcpus smp_bringup_4_vcpus smp_bringup_
 g=$(guest smp)
 for n in 1 2 4 64; do
 	name=smp_bringup_${n}_vcpu$([ "$n" -gt 1 ] && echo s)
-	hyve_run --debug-exit -l com1,stdio -c "$n" --kernel "$g" --cmdline "cpus=$n" "$VM"
+	# The bounds on waiting for APs and their reports (every report is
+	# ~25 serial exits) grow with SYS_SCALE; the count checked does not.
+	hyve_run --debug-exit -l com1,stdio -c "$n" --kernel "$g" \
+		--cmdline "cpus=$n wait_ms=$(scaled 5000) report_ms=$(scaled 2000)" "$VM"
 	why=$(run_problem 1 "smp: $n of $n cpus online")
 	if [ -n "$why" ]; then
 		fail "$name" "$why"

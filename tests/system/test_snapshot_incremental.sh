@@ -19,7 +19,7 @@ HYVECTL=${HYVECTL:-$(dirname "$HYVE")/hyvectl}
 G=$(guest snapcount)
 CTL=$SYS_TMP/ctl
 mkdir -m 700 "$CTL"
-TICKS=90
+TICKS=$(scaled 90)
 
 alloc_of() { echo $(($(stat -c %b "$1") * $(stat -c %B "$1"))); }
 
@@ -65,6 +65,11 @@ if [ -z "$bad" ]; then
 	after=$(last_tick "$HYVE_OUT")
 fi
 hyve_kill
+# What the guest and hyve printed, when the run went wrong before the cases.
+if [ -n "$bad" ]; then
+	echo "# the running guest: $(hyve_summary); last tick $(last_tick "$HYVE_OUT")"
+	dump_run "incremental run"
+fi
 
 name=incremental_diffs_are_small
 if [ -n "$bad" ]; then

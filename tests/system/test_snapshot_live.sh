@@ -18,7 +18,7 @@ HYVECTL=${HYVECTL:-$(dirname "$HYVE")/hyvectl}
 G=$(guest snapcount)
 CTL=$SYS_TMP/ctl
 mkdir -m 700 "$CTL"
-TICKS=90
+TICKS=$(scaled 90)
 live=$SYS_TMP/live.snap
 
 hyve_start --debug-exit -c 2 -m 128M -l com1,stdio --control "$CTL/g.sock" \

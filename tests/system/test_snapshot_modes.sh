@@ -21,7 +21,7 @@ HYVECTL=${HYVECTL:-$(dirname "$HYVE")/hyvectl}
 G=$(guest snapcount)
 CTL=$SYS_TMP/ctl
 mkdir -m 700 "$CTL"
-TICKS=60
+TICKS=$(scaled 60)
 
 # nonzero_bytes FILE: bytes in 4 KiB pages of FILE that are not all zero.
 nonzero_bytes() {

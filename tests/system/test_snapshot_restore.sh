@@ -23,9 +23,10 @@ mkdir -m 700 "$CTL"
 # checkpoint_kill_restore NAME CPUS: run, checkpoint mid-run, SIGKILL hyve,
 # restore with no other arguments, the guest finishes its checks.
 checkpoint_kill_restore() {
-	local name=$1 cpus=$2 snap=$SYS_TMP/$1.snap seen first
+	local name=$1 cpus=$2 snap=$SYS_TMP/$1.snap seen first ticks
+	ticks=$(scaled 40)
 	hyve_start --debug-exit -c "$cpus" -m 128M -l com1,stdio --control "$CTL/$name.sock" \
-		--kernel "$G" --cmdline "mb=32 ticks=40 tick_ms=50 cpus=$cpus" "$name"
+		--kernel "$G" --cmdline "mb=32 ticks=$ticks tick_ms=50 cpus=$cpus" "$name"
 	if ! wait_for_line "$HYVE_OUT" '^tick 8 ' 30; then
 		hyve_kill
 		fail "$name" "the guest did not reach tick 8 ($(hyve_summary); $(guest_failure))"
@@ -51,7 +52,7 @@ checkpoint_kill_restore() {
 		dump_run "$name"
 		return
 	fi
-	expect_run "$name" 1 "tick 40 cpus=$cpus"
+	expect_run "$name" 1 "tick $ticks cpus=$cpus"
 }
 
 checkpoint_kill_restore checkpoint_kill_restore_1cpu 1
