@@ -11,30 +11,27 @@
 #include "hyve/err.h"
 #include "hyve/mem.h"
 
-/* Low-memory layout written by hyve (all below the EBDA at 639 KiB).
- * Kernel segments may not overlap [0, BOOT_MB_INFO_END) nor
- * [BOOT_EBDA_START, 1 MiB).  The Multiboot info area and the Linux page
- * tables never coexist (one loader per boot), but they do not overlap
- * anyway so that a dump of low memory reads unambiguously. */
-#define BOOT_GDT_ADDR	    0x0500ULL /* flat GDT written by boot_write_gdt */
-#define BOOT_STACK_TOP	    0x7000ULL /* initial RSP: [0x600, 0x7000) is free */
-#define BOOT_ZERO_PAGE_ADDR 0x7000ULL /* Linux boot_params (4 KiB) */
-#define BOOT_MB_INFO_ADDR   0x8000ULL /* Multiboot info, mmap, modules, strings \
-				       */
-#define BOOT_MB_INFO_END      0x30000ULL
-#define BOOT_PAGE_TABLES_ADDR 0x30000ULL /* Linux 64-bit entry identity map */
-#define BOOT_PAGE_TABLES_END  0x80000ULL /* room for PML4 + PDPT + 78 PDs */
-#define BOOT_CMDLINE_ADDR     0x80000ULL /* Linux command line */
-#define BOOT_CMDLINE_MAX      0x10000ULL
-#define BOOT_EBDA_START	      0x9FC00ULL /* e820: reserved from here to 1 MiB */
-#define BOOT_BIOS_START	      0xE0000ULL /* ACPI tables (RSDP search area) */
-#define BOOT_BIOS_END	      0x100000ULL
-#define BOOT_HIGH_START	      0x100000ULL /* 1 MiB */
+/* The PC memory map below 1 MiB.  Kernel segments may go anywhere in RAM
+ * (src/boot/boot_map.h places hyve's own boot data around them); only the
+ * BIOS area [BOOT_EBDA_START, 1 MiB), reserved in e820, is hyve's. */
+#define BOOT_LOW_FLOOR	 0x1000ULL /* boot data never goes in the first page */
+#define BOOT_EBDA_START	 0x9FC00ULL /* e820: reserved from here to 1 MiB */
+#define BOOT_BIOS_START	 0xE0000ULL /* ACPI tables (RSDP search area) */
+#define BOOT_BIOS_END	 0x100000ULL
+#define BOOT_HIGH_START	 0x100000ULL /* 1 MiB */
+#define BOOT_STACK_SIZE	 0x1000ULL   /* the stack the boot entry gets */
+#define BOOT_CMDLINE_MAX 0x10000ULL  /* Linux command line, with its NUL */
+
+/* Firmware memory for an ACPI wake into protected or long mode (a flat GDT
+ * and an identity map of the first 4 GiB, written at the wake), at the top
+ * of the BIOS area; the ACPI tables end below it. */
+#define BOOT_WAKE_AREA	    0xF8000ULL
+#define BOOT_WAKE_AREA_END  BOOT_BIOS_END
 
 /* Largest kernel image boot_load_kernel reads. */
 #define BOOT_KERNEL_MAX (512ULL << 20)
 
-/* The GDT at BOOT_GDT_ADDR: BOOT_GDT_ENTRIES descriptors, all flat (base 0,
+/* The boot GDT (placed by the loader, boot_entry.gdt_base): BOOT_GDT_ENTRIES descriptors, all flat (base 0,
  * limit 4 GiB, G=1, DPL 0, accessed bit preset so the CPU never writes the
  * table).  The Linux boot protocol (boot.rst, 64-bit protocol) wants
  * __BOOT_CS = 0x10 (here: 64-bit code, L=1) and __BOOT_DS = 0x18; Multiboot
@@ -64,7 +61,8 @@ struct boot_entry {
 	enum boot_mode mode;
 	uint64_t rip, rsp;
 	uint64_t rax, rbx, rsi;
-	uint64_t cr3; /* BOOT_LONG64 */
+	uint64_t cr3;	   /* BOOT_LONG64 */
+	uint64_t gdt_base; /* the flat GDT below, written by the loader */
 };
 
 struct e820_entry {
@@ -84,13 +82,16 @@ struct e820_entry {
 unsigned boot_e820(const struct guest_mem *gm, struct e820_entry *out,
 		   unsigned max);
 
-/* Writes the flat GDT described above at BOOT_GDT_ADDR. */
-int boot_write_gdt(struct guest_mem *gm, struct hyve_err *err);
+/* Writes the flat GDT described above at `gpa` (8-byte aligned). */
+int boot_write_gdt(struct guest_mem *gm, uint64_t gpa, struct hyve_err *err);
 
 /* Loaders: fill `entry`.  boot_load_kernel reads cfg->kernel (at most
- * BOOT_KERNEL_MAX bytes), picks Multiboot or Linux bzImage by looking at
- * the file, and writes the GDT too (boot_write_gdt).  Messages name the
- * file: "kernel PATH: ...".  Call acpi_build as well for Linux guests. */
+ * BOOT_KERNEL_MAX bytes) and picks Multiboot or Linux bzImage by looking at
+ * the file.  Each loader puts the kernel where it asks to be, then places
+ * its boot data (information structures, command line, modules or initrd,
+ * page tables, GDT, stack) in RAM the kernel does not use
+ * (src/boot/boot_map.h).  Messages name the file: "kernel PATH: ...".
+ * Call acpi_build first: the loaders keep out of the BIOS area. */
 int boot_load_kernel(struct guest_mem *gm, const struct vm_config *cfg,
 		     struct boot_entry *entry, struct hyve_err *err);
 int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
@@ -99,9 +100,9 @@ int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
 /* Finds the Multiboot header in the first 8 KiB: 1 if present, 0 if not. */
 int multiboot_probe(const uint8_t *image, size_t image_len);
 /* Linux x86 boot protocol >= 2.10, 64-bit entry (XLF_KERNEL_64).  Fills the
- * zero page at BOOT_ZERO_PAGE_ADDR (acpi_rsdp_addr = BOOT_ACPI_RSDP_ADDR),
- * the command line, the initrd (cfg->initrd, optional) and identity page
- * tables at BOOT_PAGE_TABLES_ADDR mapping max(4 GiB, top of RAM). */
+ * zero page (entry->rsi; acpi_rsdp_addr = BOOT_ACPI_RSDP_ADDR), the command
+ * line, the initrd (cfg->initrd, optional) and identity page tables
+ * (entry->cr3) mapping max(4 GiB, top of RAM). */
 int linux_load(struct guest_mem *gm, const struct vm_config *cfg,
 	       const uint8_t *image, size_t image_len, struct boot_entry *entry,
 	       struct hyve_err *err);

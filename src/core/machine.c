@@ -193,9 +193,7 @@ int machine_boot(struct machine *m, struct hyve_err *err)
 	int ret;
 
 	memset(&entry, 0, sizeof(entry));
-	ret = boot_write_gdt(&m->mem, err);
-	if (!ret)
-		ret = acpi_build(&m->mem, m->nr_vcpus, err);
+	ret = acpi_build(&m->mem, m->nr_vcpus, err);
 	if (!ret)
 		ret = boot_load_kernel(&m->mem, &m->cfg, &entry, err);
 	for (unsigned i = 0; !ret && i < m->nr_vcpus; i++)

@@ -1,5 +1,7 @@
 /* Boot path: Multiboot 32-bit entry -> long mode -> C, and the AP
- * trampoline that brings each secondary CPU the same way.
+ * trampoline that brings each secondary CPU the same way.  Long-mode code
+ * addresses memory RIP-relative, so a guest may be linked anywhere below
+ * 4 GiB (guest-high.ld puts one above 2 GiB).
  *
  * Guest ring 0 is emulated one instruction at a time on this host, so the
  * page tables are built by the assembler (no loop at boot): 4 page
@@ -69,7 +71,7 @@ entry64:
 	movw %ax, %gs
 	testl %esi, %esi
 	jnz ap_entry64
-	movq $(kstacks + KSTACK_SIZE), %rsp
+	leaq (kstacks + KSTACK_SIZE)(%rip), %rsp
 	xorl %ebp, %ebp
 	call guest_lib_start		/* does not return */
 	jmp halt_forever
@@ -77,14 +79,15 @@ entry64:
 ap_entry64:
 	/* Each AP takes the next CPU index; its stack follows from it. */
 	movl $1, %eax
-	lock xaddl %eax, ap_next_index
+	lock xaddl %eax, ap_next_index(%rip)
 	cmpl $MAX_CPUS, %eax
 	jae halt_forever
 	movl %eax, %edi
 	movl %eax, %ecx
 	incl %ecx
 	imull $KSTACK_SIZE, %ecx
-	leaq kstacks(%rcx), %rsp
+	leaq kstacks(%rip), %rsp
+	addq %rcx, %rsp
 	xorl %ebp, %ebp
 	call smp_ap_start		/* does not return */
 
