@@ -109,11 +109,23 @@ int linux_load(struct guest_mem *gm, const struct vm_config *cfg,
 /* "HdrS" at 0x202: 1 if present, 0 if not. */
 int linux_probe(const uint8_t *image, size_t image_len);
 
-/* ACPI tables, all in [BOOT_BIOS_START, BOOT_BIOS_END) (e820 reserved):
+/* ACPI tables, all in [BOOT_BIOS_START, BOOT_WAKE_AREA) (e820 reserved):
  * RSDP (rev 2) at BOOT_ACPI_RSDP_ADDR, XSDT + RSDT, FADT (rev 6, not
  * hardware-reduced), FACS, DSDT, MADT, HPET.  The device models must match
  * these constants: */
 #define BOOT_ACPI_RSDP_ADDR 0xE0000ULL
+/* The FACS, 64-byte aligned right after the RSDP (where every hyve has put
+ * it: a restored snapshot's FACS is there too).  The fields hyve reads at
+ * an S3 wake (ACPI 6.4, 5.2.10, table 5.14): */
+#define BOOT_ACPI_FACS_ADDR		0xE0040ULL
+#define ACPI_FACS_LEN			64
+#define ACPI_FACS_WAKING_VECTOR		12 /* u32: real mode, below 1 MiB */
+#define ACPI_FACS_FLAGS			20 /* u32: the platform's */
+#define ACPI_FACS_X_WAKING_VECTOR	24 /* u64: protected or long mode */
+#define ACPI_FACS_VERSION		32
+#define ACPI_FACS_OSPM_FLAGS		36 /* u32: the OS's */
+#define ACPI_FACS_F_64BIT_WAKE_SUPPORTED (1U << 1)
+#define ACPI_FACS_OSPM_64BIT_WAKE	(1U << 0)
 #define ACPI_SCI_IRQ	    9	  /* level, active high (MADT override) */
 #define ACPI_PM1A_EVT_BLK   0x600 /* PM1 status (16 bit) + enable (16 bit) */
 #define ACPI_PM1A_CNT_BLK   0x604 /* PM1 control, 16 bit; SCI_EN always set */
@@ -121,8 +133,12 @@ int linux_probe(const uint8_t *image, size_t image_len);
 #define ACPI_PM1_EVT_LEN    4
 #define ACPI_PM1_CNT_LEN    2
 #define ACPI_PM_TMR_LEN	    4
-/* \_S5 = Package {5, 5, 0, 0}: a write to PM1a_CNT with SLP_EN (bit 13) set
- * and SLP_TYP (bits 12:10) == ACPI_SLP_TYP_S5 means "power off". */
+/* Sleeping states (ACPI 6.4, 7.4.2): \_S0, \_S3 and \_S5 in the DSDT are
+ * Packages {SLP_TYPa, SLP_TYPb, 0, 0}.  A write to PM1a_CNT with SLP_EN
+ * (bit 13) set and SLP_TYP (bits 12:10) == ACPI_SLP_TYP_S3 suspends to RAM,
+ * == ACPI_SLP_TYP_S5 powers off. */
+#define ACPI_SLP_TYP_S0		   0
+#define ACPI_SLP_TYP_S3		   3
 #define ACPI_SLP_TYP_S5		   5
 #define ACPI_PM1_CNT_SLP_EN	   (1U << 13)
 #define ACPI_PM1_CNT_SLP_TYP_SHIFT 10
@@ -140,5 +156,31 @@ int linux_probe(const uint8_t *image, size_t image_len);
 #define ACPI_HPET_CAP_LOW 0x8086A201U
 
 int acpi_build(struct guest_mem *gm, unsigned nr_vcpus, struct hyve_err *err);
+
+/* The FACS's waking vector, read at an S3 wake: where and in which mode the
+ * OS wants to resume (ACPI 6.4, table 5.14).  A nonzero
+ * X_FIRMWARE_WAKING_VECTOR in a FACS of version 1 or later wins over the
+ * 32-bit one; it is entered in long mode when the OS set 64BIT_WAKE_F (and
+ * the platform offered it), else in 32-bit protected mode. */
+enum acpi_wake_mode {
+	ACPI_WAKE_NONE,	      /* no vector: the OS did not ask to resume */
+	ACPI_WAKE_REAL,	      /* real mode, CS:IP = vector >> 4 : vector & 15 */
+	ACPI_WAKE_PROTECTED32, /* flat 32-bit protected mode, paging off */
+	ACPI_WAKE_LONG64,      /* 64-bit mode, identity-mapped first 4 GiB */
+};
+
+struct acpi_wake_vector {
+	enum acpi_wake_mode mode;
+	uint64_t addr;
+};
+
+int acpi_wake_vector(const struct guest_mem *gm, struct acpi_wake_vector *v,
+		     struct hyve_err *err);
+
+/* Writes the firmware's long-mode wake environment in BOOT_WAKE_AREA: the
+ * flat GDT (hyve/boot.h selectors) at BOOT_WAKE_AREA and a 2 MiB-page
+ * identity map of the first 4 GiB after it; returns the page tables' root
+ * in *cr3. */
+int acpi_wake_tables(struct guest_mem *gm, uint64_t *cr3, struct hyve_err *err);
 
 #endif

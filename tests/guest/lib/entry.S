@@ -41,7 +41,15 @@ _start:
 	.globl ap_entry32
 ap_entry32:
 	movl $1, %esi
+	jmp long_mode_enter
 
+	/* A CPU back from ACPI S3 arrives here (lib/wake.S), in protected
+	 * mode on this GDT: ESI = 2 takes it to s3_wake64. */
+	.globl wake_entry32
+wake_entry32:
+	movl $2, %esi
+
+	.globl long_mode_enter
 long_mode_enter:
 	movw $SEL_KDATA, %ax
 	movw %ax, %ds
@@ -69,6 +77,8 @@ entry64:
 	xorl %eax, %eax
 	movw %ax, %fs
 	movw %ax, %gs
+	cmpl $2, %esi			/* 2, 3: back from ACPI S3 */
+	jae s3_wake64
 	testl %esi, %esi
 	jnz ap_entry64
 	leaq (kstacks + KSTACK_SIZE)(%rip), %rsp
