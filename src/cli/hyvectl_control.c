@@ -67,7 +67,7 @@ static int hyvectl_set_cmd(struct hyvectl_ctl *ctl, enum control_cmd cmd, const 
 static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 {
 	enum { O_VM = 256, O_SOCKET, O_CHECKPOINT, O_SUSPEND, O_NOTE, O_PAUSE, O_RESUME, O_STATUS,
-	       O_QUIT, O_JSON, O_TIMEOUT, O_INCREMENTAL, O_LIVE, O_WAKE };
+	       O_QUIT, O_JSON, O_TIMEOUT, O_INCREMENTAL, O_LIVE, O_WAKE, O_POWERDOWN };
 	static const struct option longopts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -81,6 +81,7 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		{ "status", no_argument, NULL, O_STATUS },
 		{ "quit", no_argument, NULL, O_QUIT },
 		{ "wake", no_argument, NULL, O_WAKE },
+		{ "powerdown", no_argument, NULL, O_POWERDOWN },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
@@ -130,6 +131,9 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		case O_WAKE:
 			ret = hyvectl_set_cmd(ctl, CONTROL_CMD_WAKE, "--wake");
 			break;
+		case O_POWERDOWN:
+			ret = hyvectl_set_cmd(ctl, CONTROL_CMD_POWERDOWN, "--powerdown");
+			break;
 		case O_JSON:
 			ctl->json = true;
 			break;
@@ -151,7 +155,7 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		return hyvectl_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!ctl->have_cmd)
 		return hyvectl_usage_error("%sno action given (--status, --pause, --resume, --checkpoint=PATH, "
-					   "--suspend=PATH, --wake, --quit)", "");
+					   "--suspend=PATH, --wake, --powerdown, --quit)", "");
 	if (!ctl->vm == !ctl->socket_path)
 		return hyvectl_usage_error("%sgive either --vm=NAME or --socket=PATH", "");
 	if (ctl->note && ctl->cmd != CONTROL_CMD_CHECKPOINT)
@@ -441,6 +445,12 @@ static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 		break;
 	case CONTROL_CMD_WAKE:
 		printf("%s: woken from S3; the guest runs at its waking vector\n", ctl->label);
+		break;
+	case CONTROL_CMD_POWERDOWN:
+		if (json_object_object_get_ex(r, "woke", &v) && json_object_get_boolean(v))
+			printf("%s: power button pressed; the guest woke from S3\n", ctl->label);
+		else
+			printf("%s: power button pressed\n", ctl->label);
 		break;
 	}
 }

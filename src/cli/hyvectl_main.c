@@ -21,6 +21,7 @@ static void hyvectl_usage(FILE *out)
 		"        [--live]                copy RAM while the guest runs, pause only at the end\n"
 		"    --suspend=PATH              save a snapshot; hyve then exits with status 0\n"
 		"    --wake                      wake a guest sleeping in ACPI S3\n"
+		"    --powerdown                 press the ACPI power button (wakes a sleeping guest)\n"
 		"    --quit                      power off; hyve exits with status 1\n"
 		"  --vm=NAME talks to /run/hyve/NAME.sock (see hyvectl(8)).\n"
 		"       hyvectl snapshot inspect PATH [--json]\n"

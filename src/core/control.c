@@ -313,6 +313,21 @@ static void control_cmd_wake(struct control_client *c)
 	control_send(c, obj);
 }
 
+/* powerdown presses the ACPI power button (as QEMU's system_powerdown): a
+ * running guest that enabled PWRBTN_EN gets an SCI and shuts itself down,
+ * a sleeping one wakes. */
+static void control_cmd_powerdown(struct control_client *c)
+{
+	struct json_object *obj;
+	bool was_sleeping = machine_sleeping(c->ctl->m);
+
+	machine_power_button(c->ctl->m);
+	obj = control_ok();
+	json_object_object_add(obj, "state", json_object_new_string(control_state(c->ctl)));
+	json_object_object_add(obj, "woke", json_object_new_boolean(was_sleeping && !machine_sleeping(c->ctl->m)));
+	control_send(c, obj);
+}
+
 /* quit powers the VM off: hyve exits with status 1, as bhyve does when its
  * guest powers off (docs/control.md). */
 static void control_cmd_quit(struct control_client *c)
@@ -356,6 +371,9 @@ static void control_handle_line(struct control_client *c, const char *line, size
 		break;
 	case CONTROL_CMD_WAKE:
 		control_cmd_wake(c);
+		break;
+	case CONTROL_CMD_POWERDOWN:
+		control_cmd_powerdown(c);
 		break;
 	}
 out:

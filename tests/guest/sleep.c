@@ -6,8 +6,9 @@
  * fire early, and that memory is intact.
  *
  * Command line:
- *   wake=rtc|host         rtc: an RTC alarm `secs` ahead with RTC_EN set;
- *                         host: hyvectl --wake
+ *   wake=rtc|host|button  rtc: an RTC alarm `secs` ahead with RTC_EN set;
+ *                         host: hyvectl --wake; button: the power button
+ *                         (hyvectl --powerdown), PWRBTN_EN left clear
  *   via=real|pm32|long64  the waking vector: Firmware_Waking_Vector (real
  *                         mode), or X_Firmware_Waking_Vector without or
  *                         with 64BIT_WAKE_F
@@ -208,8 +209,9 @@ int guest_main(void)
 	struct s3_entry e;
 
 	mb_arg("wake", wake, sizeof(wake));
-	if (strcmp(wake, "rtc") && strcmp(wake, "host"))
-		guest_fail("wake=%s: expected rtc or host", wake);
+	if (strcmp(wake, "rtc") && strcmp(wake, "host") &&
+	    strcmp(wake, "button"))
+		guest_fail("wake=%s: expected rtc, host or button", wake);
 	if (secs < 1 || secs > 50)
 		guest_fail("secs=%lu: 1 to 50", secs);
 	if (!acpi_pm_find(&pm))
@@ -243,7 +245,9 @@ int guest_main(void)
 		elapsed = (after + 86400 - before) % 86400;
 		sts = inw(pm.pm1a_evt);
 		check_entry(via, &e);
-		want = PM1_STS_WAK | (!strcmp(wake, "rtc") ? PM1_STS_RTC : 0);
+		want = PM1_STS_WAK | (!strcmp(wake, "rtc")      ? PM1_STS_RTC
+				      : !strcmp(wake, "button") ? PM1_STS_PWRBTN
+								: 0);
 		if ((sts & (PM1_STS_WAK | PM1_STS_RTC | PM1_STS_PWRBTN)) != want)
 			guest_fail("PM1_STS %#x after the wake, expected %#x",
 				   sts, want);

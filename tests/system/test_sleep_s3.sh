@@ -11,7 +11,7 @@ set -u
 
 sys_init s3_rtc_alarm_wakes_at_real_mode_vector s3_rtc_alarm_wakes_at_protected_mode_vector \
 	s3_rtc_alarm_wakes_at_long_mode_vector s3_two_vcpus_sleep_and_wake \
-	s3_sleeping_status_then_hyvectl_wake s3_wake_refused_when_not_sleeping \
+	s3_sleeping_status_then_hyvectl_wake s3_power_button_wakes s3_wake_refused_when_not_sleeping \
 	s3_checkpoint_while_sleeping_restores_asleep_then_wakes \
 	s3_restored_sleeper_wakes_on_its_rtc_alarm
 HYVECTL=${HYVECTL:-$(dirname "$HYVE")/hyvectl}
@@ -94,6 +94,26 @@ else
 		dump_run $name
 	else
 		expect_run $name 1 "sleep: entering S3 via real, wake host (cycle 1)"
+	fi
+fi
+
+# The power button wakes a sleeping guest even with PWRBTN_EN clear.
+name=s3_power_button_wakes
+hyve_start --debug-exit -m 128M -l com1,stdio --control "$CTL/$name.sock" \
+	--kernel "$G" --cmdline "wake=button via=long64" "$name"
+if ! wait_sleeping $name "$CTL/$name.sock"; then
+	hyve_kill
+	fail $name "the guest never slept ($(hyve_summary); $(guest_failure))"
+else
+	out=$("$HYVECTL" --socket="$CTL/$name.sock" --powerdown 2>&1)
+	hyve_wait
+	if ! echo "$out" | grep -q 'power button pressed; the guest woke from S3'; then
+		fail $name "hyvectl --powerdown: '$out'"
+	elif [ "$HYVE_STATUS" = 1 ] && ! woke_ok long64 0x8100; then
+		fail $name "no wake with WAK_STS and PWRBTN_STS"
+		dump_run $name
+	else
+		expect_run $name 1
 	fi
 fi
 
