@@ -101,7 +101,8 @@ flush_rig() {
 	for item in "${rig_queue[@]}"; do
 		name=${item%%$'\t'*}
 		local line
-		line=$(awk -v n="$name: " 'index($0, n) == 1 && substr($0, length(n) + 1) ~ /^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/' "$out" | tail -1)
+		# L1's console ends its lines with CR LF.
+		line=$(awk -v n="$name: " '{ sub(/\r$/, "") } index($0, n) == 1 && substr($0, length(n) + 1) ~ /^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$/' "$out" | tail -1)
 		if [ -n "$line" ]; then
 			set -- $(echo "${line#"$name": }" | tr -dc '0-9 ')
 			record "$name" "$1" "$2" "$3"
