@@ -10,13 +10,6 @@ sys_init boot_kernel_at_0x8000_sees_its_info boot_kernel_at_1mib_sees_its_info \
 	boot_kernel_below_pci_hole_sees_its_info boot_modules_placed_high_after_a_high_kernel \
 	boot_refuses_segment_over_bios_area boot_refuses_segment_past_ram
 
-fnv1a() {
-	python3 -c 'import sys
-h = 0xcbf29ce484222325
-for b in open(sys.argv[1], "rb").read():
-    h = ((h ^ b) * 0x100000001b3) & (2**64 - 1)
-print(hex(h))' "$1"
-}
 head -c 70000 /dev/urandom >"$SYS_TMP/mod0.bin"
 printf 'x' >"$SYS_TMP/mod1.bin"
 head -c 4096 /dev/urandom >"$SYS_TMP/small.bin"

@@ -19,10 +19,19 @@ G=$(guest sleep)
 CTL=$SYS_TMP/ctl
 mkdir -m 700 "$CTL"
 
-# woke_ok VIA PM1_STS: the guest woke via VIA seeing PM1_STS, and found
-# its memory intact (it fails itself when not).
-woke_ok() {
-	out_grep "^sleep: woke via $1: PM1_STS $2, RTC \\+[0-9]+s$" && out_grep '^sleep: memory intact: '
+# judge_wake NAME VIA PM1_STS [LINE...]: PASS if the guest woke via VIA
+# seeing PM1_STS, found its memory intact (it fails itself when not),
+# ended with status 1 and printed every LINE.
+judge_wake() {
+	local name=$1 via=$2 sts=$3
+	shift 3
+	if [ "$HYVE_STATUS" = 1 ] && ! { out_grep "^sleep: woke via $via: PM1_STS $sts, RTC \\+[0-9]+s$" &&
+		out_grep '^sleep: memory intact: '; }; then
+		fail "$name" "no wake via $via with PM1_STS $sts and memory intact"
+		dump_run "$name"
+	else
+		expect_run "$name" 1 "$@"
+	fi
 }
 
 # s3_rtc NAME VIA: two cycles, each woken by an alarm 2 s ahead.
@@ -30,12 +39,7 @@ s3_rtc() {
 	local name=$1 via=$2
 	hyve_run --timeout 60 --debug-exit -m 128M -l com1,stdio --control "$CTL/$name.sock" \
 		--kernel "$G" --cmdline "wake=rtc via=$via secs=2 cycles=2" "$name"
-	if [ "$HYVE_STATUS" = 1 ] && ! woke_ok "$via" 0x8400; then
-		fail "$name" "no wake via $via with WAK_STS and RTC_STS"
-		dump_run "$name"
-		return
-	fi
-	expect_run "$name" 1 "sleep: entering S3 via $via, wake rtc (cycle 2)"
+	judge_wake "$name" "$via" 0x8400 "sleep: entering S3 via $via, wake rtc (cycle 2)"
 }
 s3_rtc s3_rtc_alarm_wakes_at_real_mode_vector real
 s3_rtc s3_rtc_alarm_wakes_at_protected_mode_vector pm32
@@ -56,25 +60,25 @@ fi
 # status_state SOCK: the state hyvectl --status reports.
 status_state() { "$HYVECTL" --socket="$1" --status 2>/dev/null | sed -n 's/^state: *//p'; }
 
-# wait_sleeping NAME SOCK: the guest said it sleeps and hyve agrees.
-wait_sleeping() {
+# start_asleep NAME CMDLINE: starts the guest on socket $CTL/NAME.sock and
+# waits until it said it sleeps and hyve agrees; else fails NAME.
+start_asleep() {
 	local i
-	wait_for_line "$HYVE_OUT" '^sleep: entering S3' 30 || return 1
-	for i in $(seq 1 100); do
-		[ "$(status_state "$2")" = sleeping ] && return 0
-		sleep 0.1
-	done
+	hyve_start --debug-exit -m 128M -l com1,stdio --control "$CTL/$1.sock" --kernel "$G" --cmdline "$2" "$1"
+	if wait_for_line "$HYVE_OUT" '^sleep: entering S3' 30; then
+		for i in $(seq 1 100); do
+			[ "$(status_state "$CTL/$1.sock")" = sleeping ] && return 0
+			sleep 0.1
+		done
+	fi
+	hyve_kill
+	fail "$1" "hyvectl --status never said 'sleeping' ($(hyve_summary); $(guest_failure))"
+	dump_run "$1"
 	return 1
 }
 
 name=s3_sleeping_status_then_hyvectl_wake
-hyve_start --debug-exit -m 128M -l com1,stdio --control "$CTL/$name.sock" \
-	--kernel "$G" --cmdline "wake=host via=real" "$name"
-if ! wait_sleeping $name "$CTL/$name.sock"; then
-	hyve_kill
-	fail $name "hyvectl --status never said 'sleeping' ($(hyve_summary); $(guest_failure))"
-	dump_run $name
-else
+if start_asleep $name "wake=host via=real"; then
 	json=$("$HYVECTL" --socket="$CTL/$name.sock" --status --json)
 	sleep 2 # nothing wakes it but the host
 	lines=$(wc -l <"$HYVE_OUT")
@@ -89,31 +93,20 @@ else
 		dump_run $name
 	elif [ $rc != 0 ] || ! grep -q 'woken from S3' "$SYS_TMP/wake.out"; then
 		fail $name "hyvectl --wake: status $rc, $(cat "$SYS_TMP/wake.out")"
-	elif [ "$HYVE_STATUS" = 1 ] && ! woke_ok real 0x8000; then
-		fail $name "no wake with WAK_STS alone (RTC_STS clear)"
-		dump_run $name
 	else
-		expect_run $name 1 "sleep: entering S3 via real, wake host (cycle 1)"
+		judge_wake $name real 0x8000 "sleep: entering S3 via real, wake host (cycle 1)"
 	fi
 fi
 
 # The power button wakes a sleeping guest even with PWRBTN_EN clear.
 name=s3_power_button_wakes
-hyve_start --debug-exit -m 128M -l com1,stdio --control "$CTL/$name.sock" \
-	--kernel "$G" --cmdline "wake=button via=long64" "$name"
-if ! wait_sleeping $name "$CTL/$name.sock"; then
-	hyve_kill
-	fail $name "the guest never slept ($(hyve_summary); $(guest_failure))"
-else
+if start_asleep $name "wake=button via=long64"; then
 	out=$("$HYVECTL" --socket="$CTL/$name.sock" --powerdown 2>&1)
 	hyve_wait
 	if ! echo "$out" | grep -q 'power button pressed; the guest woke from S3'; then
 		fail $name "hyvectl --powerdown: '$out'"
-	elif [ "$HYVE_STATUS" = 1 ] && ! woke_ok long64 0x8100; then
-		fail $name "no wake with WAK_STS and PWRBTN_STS"
-		dump_run $name
 	else
-		expect_run $name 1
+		judge_wake $name long64 0x8100
 	fi
 fi
 
@@ -138,14 +131,7 @@ fi
 # checkpoints it, kills hyve; the snapshot is $SYS_TMP/NAME.snap.
 checkpoint_asleep() {
 	local name=$1
-	hyve_start --debug-exit -m 128M -l com1,stdio --control "$CTL/$name.sock" \
-		--kernel "$G" --cmdline "$2" "$name"
-	if ! wait_sleeping "$name" "$CTL/$name.sock"; then
-		hyve_kill
-		fail "$name" "the guest never slept ($(hyve_summary); $(guest_failure))"
-		dump_run "$name"
-		return 1
-	fi
+	start_asleep "$name" "$2" || return 1
 	if ! "$HYVECTL" --socket="$CTL/$name.sock" --checkpoint="$SYS_TMP/$name.snap" >"$SYS_TMP/cp.out" 2>&1 ||
 		! grep -q 'the guest sleeps on' "$SYS_TMP/cp.out"; then
 		hyve_kill
@@ -172,11 +158,8 @@ if checkpoint_asleep $name "wake=host via=real mb=32"; then
 	if [ "$state" != sleeping ] || [ "$still" != sleeping ] || [ "$quiet" != 0 ]; then
 		fail $name "restored guest: state '$state' then '$still', $quiet bytes of output before --wake"
 		dump_run $name
-	elif [ "$HYVE_STATUS" = 1 ] && ! woke_ok real 0x8000; then
-		fail $name "the restored guest did not wake with WAK_STS"
-		dump_run $name
 	else
-		expect_run $name 1
+		judge_wake $name real 0x8000
 	fi
 fi
 
@@ -185,11 +168,6 @@ fi
 name=s3_restored_sleeper_wakes_on_its_rtc_alarm
 if checkpoint_asleep $name "wake=rtc via=real secs=6"; then
 	hyve_run --timeout 60 -r "$SYS_TMP/$name.snap" -l com1,stdio --control "$CTL/$name-r.sock"
-	if [ "$HYVE_STATUS" = 1 ] && ! woke_ok real 0x8400; then
-		fail $name "the restored guest did not wake on its alarm with RTC_STS"
-		dump_run $name
-	else
-		expect_run $name 1
-	fi
+	judge_wake $name real 0x8400
 fi
 sys_done

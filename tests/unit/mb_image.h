@@ -164,4 +164,24 @@ static inline void write_file(const char *path, const void *data, size_t len)
 	close(fd);
 }
 
+/* The guest RAM buffer and a scratch directory: a test's main starts with
+ * this (0), and ends with mb_image_teardown. */
+static inline int mb_image_setup(void)
+{
+	struct hyve_err err = {0};
+
+	if (!mkdtemp(tmpdir) || guest_mem_layout(&gm, RAM, &err) != 0) {
+		printf("FAIL: setup: %s\n", err.msg);
+		return -1;
+	}
+	gm.host = malloc(RAM);
+	return gm.host ? 0 : -1;
+}
+
+static inline void mb_image_teardown(void)
+{
+	free(gm.host);
+	rmdir(tmpdir);
+}
+
 #endif

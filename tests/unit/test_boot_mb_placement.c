@@ -236,20 +236,12 @@ static void test_mb_modules_fill_ram_up_to_the_kernel(void)
 
 int main(void)
 {
-	struct hyve_err err = {0};
-
-	if (!mkdtemp(tmpdir) || guest_mem_layout(&gm, RAM, &err) != 0) {
-		printf("FAIL: setup: %s\n", err.msg);
-		return 1;
-	}
-	gm.host = malloc(RAM);
-	if (!gm.host)
+	if (mb_image_setup())
 		return 1;
 	RUN_TEST(test_mb_kernel_at_0x8000_boots_with_its_info);
 	RUN_TEST(test_mb_kernel_over_all_low_memory);
 	RUN_TEST(test_mb_kernel_at_top_of_ram_modules_below);
 	RUN_TEST(test_mb_modules_fill_ram_up_to_the_kernel);
-	free(gm.host);
-	rmdir(tmpdir);
+	mb_image_teardown();
 	return CHECK_DONE();
 }

@@ -441,14 +441,7 @@ static void test_mb_boot_load_kernel_from_file(void)
 
 int main(void)
 {
-	struct hyve_err err = {0};
-
-	if (!mkdtemp(tmpdir) || guest_mem_layout(&gm, RAM, &err) != 0) {
-		printf("FAIL: setup: %s\n", err.msg);
-		return 1;
-	}
-	gm.host = malloc(RAM);
-	if (!gm.host)
+	if (mb_image_setup())
 		return 1;
 	RUN_TEST(test_mb_elf32_segments_bss_and_info);
 	RUN_TEST(test_mb_elf64_high_vaddr_entry_translated);
@@ -461,7 +454,6 @@ int main(void)
 	RUN_TEST(test_mb_rejects_bad_kludge_and_flags);
 	RUN_TEST(test_mb_probe_window_and_checksum);
 	RUN_TEST(test_mb_boot_load_kernel_from_file);
-	free(gm.host);
-	rmdir(tmpdir);
+	mb_image_teardown();
 	return CHECK_DONE();
 }
