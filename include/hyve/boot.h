@@ -31,9 +31,10 @@
 /* Largest kernel image boot_load_kernel reads. */
 #define BOOT_KERNEL_MAX (512ULL << 20)
 
-/* The boot GDT (placed by the loader, boot_entry.gdt_base): BOOT_GDT_ENTRIES descriptors, all flat (base 0,
- * limit 4 GiB, G=1, DPL 0, accessed bit preset so the CPU never writes the
- * table).  The Linux boot protocol (boot.rst, 64-bit protocol) wants
+/* The boot GDT (where the loader put it: boot_entry.gdt_base; the S3 wake
+ * uses the same at BOOT_WAKE_AREA): BOOT_GDT_ENTRIES descriptors, all flat
+ * (base 0, limit 4 GiB, G=1, DPL 0, accessed bit preset so the CPU never
+ * writes the table).  The Linux boot protocol (boot.rst, 64-bit protocol) wants
  * __BOOT_CS = 0x10 (here: 64-bit code, L=1) and __BOOT_DS = 0x18; Multiboot
  * only wants a flat 32-bit code segment, which is 0x08.
  *   0x00 null
