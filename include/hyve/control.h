@@ -32,6 +32,8 @@ enum control_cmd {
 	CONTROL_CMD_CHECKPOINT,
 	CONTROL_CMD_SUSPEND,
 	CONTROL_CMD_QUIT,
+	CONTROL_CMD_WAKE,      /* a wake event for a guest in ACPI S3 */
+	CONTROL_CMD_POWERDOWN, /* the ACPI power button */
 };
 
 struct control_request {

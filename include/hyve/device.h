@@ -75,6 +75,11 @@ struct device_type {
 	 * ordering rules require (the LAPIC: after the vCPU's special
 	 * registers, before its MSRs and events), not by the device loop. */
 	bool loaded_with_vcpu;
+
+	/* The device keeps power through ACPI S3 (the battery-backed RTC,
+	 * the PM device's wake logic): a wake from S3 does not reset it,
+	 * as it resets every other device. */
+	bool sleep_powered;
 };
 
 struct device {

@@ -58,6 +58,14 @@ struct machine {
 	unsigned long halt_probe_exits;
 	bool halt_probe_pending;
 
+	/* ACPI S3 (src/core/power.c): the PM device's requests, counted so
+	 * that a sleep and a wake in quick succession both happen, and what
+	 * the main thread has carried out. */
+	struct hyve_timer *power_timer;
+	atomic_uint power_sleeps, power_wakes;
+	unsigned power_sleeps_done, power_wakes_done;
+	bool sleeping; /* main thread: the vCPUs are held for S3 */
+
 	/* First exit request wins; the main loop then stops the vCPUs. */
 	atomic_int exit_requested; /* 0 = running, 1 = requested */
 	int exit_status;
@@ -84,6 +92,23 @@ void machine_request_exit(struct machine *m, int status, const char *fmt, ...)
  * (signal + immediate_exit).  Nests: each pause needs one resume. */
 int machine_pause(struct machine *m, struct hyve_err *err);
 void machine_resume(struct machine *m);
+
+/* ACPI sleeping states (src/core/power.c).  The PM device reports the
+ * state the guest put the platform in, from any thread: 3 (S3, suspend to
+ * RAM) holds every vCPU until a wake; 0 wakes them at the FACS waking
+ * vector, after a reset of the devices that lose power in S3.  The main
+ * thread carries it out soon after (before the vCPUs first run, for a
+ * machine restored asleep). */
+void machine_set_power_state(struct machine *m, unsigned acpi_state);
+/* True while the vCPUs are held for S3.  Main thread. */
+bool machine_sleeping(const struct machine *m);
+/* A wake event from the host (hyvectl --wake): the machine is running
+ * again on return.  -EALREADY, saying so, if it was not sleeping.  Main
+ * thread. */
+int machine_wake(struct machine *m, struct hyve_err *err);
+/* Presses the ACPI power button (PWRBTN_STS; the guest's power-button
+ * handler runs, or a sleeping machine wakes).  Main thread. */
+void machine_power_button(struct machine *m);
 
 /* Interrupt lines of the in-kernel irqchip (PIC pins 0-15 and IOAPIC GSIs
  * 0-23 share numbers, as KVM routes them by default). */

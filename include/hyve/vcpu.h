@@ -34,6 +34,12 @@ int vcpu_setup_cpuid(struct vcpu *v, struct hyve_err *err);
 /* Registers for the boot entry (BSP) or the wait-for-SIPI state (APs). */
 int vcpu_setup_boot(struct vcpu *v, const struct boot_entry *entry,
 		    struct hyve_err *err);
+/* An ACPI S3 wake (src/kvm/vcpu_reset.c): the vCPU as after a reset, then
+ * the BSP at the waking vector `w` (cr3: the firmware's identity map for a
+ * long-mode vector) and every AP waiting for INIT-SIPI.  The vCPU must be
+ * out of KVM_RUN. */
+int vcpu_reset_to_wake(struct vcpu *v, const struct acpi_wake_vector *w,
+		       uint64_t cr3, struct hyve_err *err);
 void vcpu_destroy(struct vcpu *v);
 
 #endif

@@ -1,6 +1,6 @@
 /* ACPI tables hyve writes in place of firmware (ACPI 6.4, chapter 5.2):
  * RSDP -> XSDT/RSDT -> FADT (-> FACS, DSDT), MADT, HPET, MCFG.  Everything lives in
- * the BIOS area [0xE0000, 1 MiB), which e820 reports as reserved; the RSDP
+ * the BIOS area [0xE0000, BOOT_WAKE_AREA), which e820 reports as reserved; the RSDP
  * sits at its 16-byte aligned start so that an OS scanning the area finds
  * it too.  The constants the device models must match are in hyve/boot.h. */
 #include <string.h>
@@ -19,7 +19,7 @@
 
 #define RSDP_LEN       36
 #define RSDP_V1_LEN    20
-#define FACS_LEN       64
+#define FACS_LEN       ACPI_FACS_LEN
 #define FADT_LEN       276 /* revision 6 */
 #define HPET_TABLE_LEN 56
 #define DSDT_MAX       8192
@@ -36,7 +36,8 @@
 #define FADT_F_WBINVD	     (1U << 0)
 #define FADT_F_PROC_C1	     (1U << 2)
 #define FADT_F_SLP_BUTTON    (1U << 5) /* 1: no fixed-feature sleep button */
-#define FADT_F_FIX_RTC	     (1U << 6) /* 1: RTC wake status not in PM1 */
+/* FIX_RTC (bit 6) stays clear: RTC_STS/RTC_EN are in PM1 (an RTC alarm
+ * wakes from S3); PWR_BUTTON (bit 4) clear: a fixed power button. */
 #define FADT_F_TMR_VAL_EXT   (1U << 8)
 #define FADT_F_RESET_REG_SUP (1U << 10)
 /* IA-PC boot architecture flags (table 5.11) */
@@ -68,9 +69,9 @@ static uint8_t *acpi_alloc(struct acpi_area *ar, size_t len, uint64_t align,
 	uint64_t at = boot_align_up(ar->next, align);
 	uint8_t *p;
 
-	if (at > BOOT_BIOS_END || len > BOOT_BIOS_END - at) {
+	if (at > BOOT_WAKE_AREA || len > BOOT_WAKE_AREA - at) {
 		err_set(ar->err, E2BIG, "acpi: tables do not fit below 0x%llx",
-			BOOT_BIOS_END);
+			BOOT_WAKE_AREA);
 		return NULL;
 	}
 	p = guest_ptr(ar->gm, at, len);
@@ -128,17 +129,25 @@ static void acpi_gas(uint8_t *p, uint8_t space, uint8_t bits, uint8_t access,
 	boot_put64(p + 4, addr);
 }
 
+/* 5.2.10: 64-byte aligned; no checksum.  The OS writes its waking vectors
+ * here before S3 and hyve reads them at the wake (acpi_wake.c).  The
+ * hardware signature stays 0: an OS compares it only when resuming from
+ * S4, which hyve's firmware does not do (and iasl -d reads those bytes as
+ * a table header's ASCII fields). */
 static int acpi_build_facs(struct acpi_area *ar, uint64_t *gpa)
 {
-	/* 5.2.10: 64-byte aligned; no checksum.  No waking vector: hyve
-	 * does not resume from S3. */
 	uint8_t *p = acpi_alloc(ar, FACS_LEN, 64, gpa);
 
 	if (!p)
 		return -E2BIG;
+	if (*gpa != BOOT_ACPI_FACS_ADDR)
+		return err_set(ar->err, EFAULT,
+			       "acpi: FACS at 0x%llx, not at 0x%llx",
+			       (unsigned long long)*gpa, BOOT_ACPI_FACS_ADDR);
 	memcpy(p, "FACS", 4);
 	boot_put32(p + 4, FACS_LEN);
-	p[32] = 2; /* version */
+	boot_put32(p + ACPI_FACS_FLAGS, ACPI_FACS_F_64BIT_WAKE_SUPPORTED);
+	p[ACPI_FACS_VERSION] = 2; /* with X_FIRMWARE_WAKING_VECTOR, OSPM flags */
 	return 0;
 }
 
@@ -188,8 +197,7 @@ static int acpi_build_fadt(struct acpi_area *ar, uint64_t facs, uint64_t dsdt,
 	boot_put16(p + 109, FADT_BOOT_LEGACY_DEVICES | FADT_BOOT_8042 |
 				FADT_BOOT_NO_VGA);
 	boot_put32(p + 112, FADT_F_WBINVD | FADT_F_PROC_C1 | FADT_F_SLP_BUTTON |
-				FADT_F_FIX_RTC | FADT_F_TMR_VAL_EXT |
-				FADT_F_RESET_REG_SUP);
+				FADT_F_TMR_VAL_EXT | FADT_F_RESET_REG_SUP);
 	acpi_gas(p + 116, GAS_SYSTEM_IO, 8, GAS_ACCESS_BYTE, ACPI_RESET_PORT);
 	p[128] = ACPI_RESET_VALUE;
 	p[131] = 0; /* FADT minor version: 6.0 */

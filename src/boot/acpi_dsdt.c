@@ -1,5 +1,6 @@
 /* The DSDT: the legacy devices a PC guest expects to find in the ACPI
- * namespace, and \_S5 so that a guest "poweroff" reaches the PM device.
+ * namespace, and the sleeping states \_S0, \_S3 (suspend to RAM) and \_S5
+ * (power off) that the PM device carries out.
  * Resource descriptors follow ACPI 6.4, 6.4 "Resource Data Types". */
 #include "boot/aml.h"
 #include "boot/boot_file.h"
@@ -171,6 +172,17 @@ static void dsdt_pci(struct aml *a)
 	dsdt_device(a, "MRES", "PNP0C02", 0, &r);
 }
 
+static void dsdt_sleep_state(struct aml *a, const char *name, uint64_t typ)
+{
+	aml_name(a, name);
+	aml_package_open(a, 4);
+	aml_integer(a, typ);
+	aml_integer(a, typ);
+	aml_integer(a, 0);
+	aml_integer(a, 0);
+	aml_close(a);
+}
+
 size_t acpi_dsdt_body(uint8_t *buf, size_t cap)
 {
 	struct aml a;
@@ -197,14 +209,11 @@ size_t acpi_dsdt_body(uint8_t *buf, size_t cap)
 
 	aml_close(&a); /* \_SB */
 
-	/* Sleeping state S5 (ACPI 6.4, 7.4.2): {SLP_TYPa, SLP_TYPb, 0, 0}. */
-	aml_name(&a, "\\_S5");
-	aml_package_open(&a, 4);
-	aml_integer(&a, ACPI_SLP_TYP_S5);
-	aml_integer(&a, ACPI_SLP_TYP_S5);
-	aml_integer(&a, 0);
-	aml_integer(&a, 0);
-	aml_close(&a);
+	/* Sleeping states (ACPI 6.4, 7.4.2): {SLP_TYPa, SLP_TYPb, 0, 0}.  S0
+	 * working, S3 suspend to RAM, S5 soft off; no S1, S2 or S4. */
+	dsdt_sleep_state(&a, "\\_S0", ACPI_SLP_TYP_S0);
+	dsdt_sleep_state(&a, "\\_S3", ACPI_SLP_TYP_S3);
+	dsdt_sleep_state(&a, "\\_S5", ACPI_SLP_TYP_S5);
 
 	if (a.overflow || a.depth)
 		return 0;

@@ -2,7 +2,7 @@
 #include "boot/boot_file.h"
 #include "hyve/boot.h"
 
-int boot_write_gdt(struct guest_mem *gm, struct hyve_err *err)
+int boot_write_gdt(struct guest_mem *gm, uint64_t gpa, struct hyve_err *err)
 {
 	static const uint64_t gdt[BOOT_GDT_ENTRIES] = {
 	    [0] = 0,
@@ -10,12 +10,12 @@ int boot_write_gdt(struct guest_mem *gm, struct hyve_err *err)
 	    [BOOT_SEL_CODE64 / 8] = BOOT_GDT_DESC_CODE64,
 	    [BOOT_SEL_DATA / 8] = BOOT_GDT_DESC_DATA,
 	};
-	uint8_t *p = guest_ptr(gm, BOOT_GDT_ADDR, sizeof(gdt));
+	uint8_t *p = guest_ptr(gm, gpa, sizeof(gdt));
 
 	if (!p)
 		return err_set(err, EFAULT,
 			       "boot: GDT at 0x%llx is outside guest RAM",
-			       BOOT_GDT_ADDR);
+			       (unsigned long long)gpa);
 	for (unsigned i = 0; i < BOOT_GDT_ENTRIES; i++)
 		boot_put64(p + 8 * i, gdt[i]);
 	return 0;

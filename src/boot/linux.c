@@ -3,10 +3,12 @@
  * page (struct boot_params, zero-page.rst) filled as the kernel's real-mode
  * setup code would have done on a BIOS machine. */
 #include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "boot/boot_file.h"
+#include "boot/boot_map.h"
 #include "hyve/boot.h"
 
 /* Setup header fields: offsets in the image and in the zero page alike. */
@@ -71,35 +73,39 @@ int linux_probe(const uint8_t *image, size_t image_len)
 /* Identity map with 2 MiB pages of [0, max(4 GiB, top of RAM)): the boot
  * protocol wants the kernel, zero page and command line mapped; mapping all
  * of RAM (and the MMIO hole) costs a few pages and lets early code touch
- * anything. */
-static int linux_page_tables(struct guest_mem *gm, struct hyve_err *err)
+ * anything.  The tables go wherever the boot map has room for them. */
+static int linux_page_tables(struct guest_mem *gm, struct boot_map *bm,
+			     uint64_t *cr3, struct hyve_err *err)
 {
-	uint64_t top = GUEST_HIGH_RAM_START, nr_pd, bytes;
+	uint64_t top = GUEST_HIGH_RAM_START, nr_pd, bytes, base;
 	uint8_t *pt;
+	int ret;
 
 	for (unsigned i = 0; i < gm->nr_ranges; i++)
 		if (gm->ranges[i].gpa + gm->ranges[i].size > top)
 			top = gm->ranges[i].gpa + gm->ranges[i].size;
 	nr_pd = boot_align_up(top, PT_1G) / PT_1G;
-	bytes = (2 + nr_pd) * GUEST_PAGE_SIZE;
-	if (nr_pd > 512 || bytes > BOOT_PAGE_TABLES_END - BOOT_PAGE_TABLES_ADDR)
+	if (nr_pd > 512)
 		return err_set(err, E2BIG,
 			       "linux: identity page tables for %" PRIu64
-			       " GiB do not fit below 0x%llx",
-			       nr_pd, BOOT_PAGE_TABLES_END);
-	pt = guest_ptr(gm, BOOT_PAGE_TABLES_ADDR, bytes);
+			       " GiB need more than one PDPT",
+			       nr_pd);
+	bytes = (2 + nr_pd) * GUEST_PAGE_SIZE;
+	ret = boot_map_alloc_data(bm, bytes, GUEST_PAGE_SIZE,
+				  "linux: identity page tables", &base, err);
+	if (ret)
+		return ret;
+	pt = guest_ptr(gm, base, bytes);
 	if (!pt)
 		return err_set(
 		    err, EFAULT,
-		    "linux: page tables at 0x%llx are outside guest RAM",
-		    BOOT_PAGE_TABLES_ADDR);
+		    "linux: page tables at 0x%" PRIx64 " are outside guest RAM",
+		    base);
 	memset(pt, 0, bytes);
 	/* Page 0: PML4, page 1: PDPT, pages 2..: one page directory per GiB. */
-	boot_put64(pt,
-		   (BOOT_PAGE_TABLES_ADDR + GUEST_PAGE_SIZE) | PT_PRESENT_RW);
+	boot_put64(pt, (base + GUEST_PAGE_SIZE) | PT_PRESENT_RW);
 	for (uint64_t g = 0; g < nr_pd; g++) {
-		uint64_t pd_gpa =
-		    BOOT_PAGE_TABLES_ADDR + (2 + g) * GUEST_PAGE_SIZE;
+		uint64_t pd_gpa = base + (2 + g) * GUEST_PAGE_SIZE;
 		uint8_t *pd = pt + (2 + g) * GUEST_PAGE_SIZE;
 
 		boot_put64(pt + GUEST_PAGE_SIZE + g * 8,
@@ -108,17 +114,20 @@ static int linux_page_tables(struct guest_mem *gm, struct hyve_err *err)
 			boot_put64(pd + j * 8, (g * PT_1G + j * PT_2M) |
 						   PT_PRESENT_RW | PT_LARGE);
 	}
+	*cr3 = base;
 	return 0;
 }
 
 /* The initrd goes page aligned as high as the kernel allows (initrd_addr_max
- * is the last byte it may occupy) and low RAM reaches, above `kernel_end`. */
-static int linux_load_initrd(struct guest_mem *gm, const struct vm_config *cfg,
-			     uint8_t *bp, uint64_t kernel_end,
-			     struct hyve_err *err)
+ * is the last byte it may occupy) and low RAM reaches, above `kernel_end`,
+ * where nothing else was placed. */
+static int linux_load_initrd(struct guest_mem *gm, struct boot_map *bm,
+			     const struct vm_config *cfg, uint8_t *bp,
+			     uint64_t kernel_end, struct hyve_err *err)
 {
 	uint64_t top = (uint64_t)boot_get32(bp + HDR_INITRD_ADDR_MAX) + 1;
 	uint64_t size, addr, floor = boot_align_up(kernel_end, GUEST_PAGE_SIZE);
+	char what[512];
 	uint8_t *dst;
 	int fd, ret;
 
@@ -130,16 +139,14 @@ static int linux_load_initrd(struct guest_mem *gm, const struct vm_config *cfg,
 	    boot_file_open(cfg->initrd, "initrd", UINT64_MAX, &fd, &size, err);
 	if (ret)
 		return ret;
-	if (size > top || ((top - size) & ~(GUEST_PAGE_SIZE - 1)) < floor) {
-		ret = err_set(
-		    err, EFBIG,
-		    "initrd %s: %" PRIu64
-		    " bytes do not fit between the kernel's end 0x%" PRIx64
-		    " and 0x%" PRIx64 " (initrd_addr_max or end of low RAM)",
-		    cfg->initrd, size, floor, top);
+	snprintf(what, sizeof(what),
+		 "initrd %.400s (above the kernel's end, below "
+		 "initrd_addr_max or the end of low RAM)",
+		 cfg->initrd);
+	ret = boot_map_alloc(bm, size, GUEST_PAGE_SIZE, floor, top,
+			     BOOT_FIT_HIGH, what, &addr, err);
+	if (ret)
 		goto out_close;
-	}
-	addr = (top - size) & ~(GUEST_PAGE_SIZE - 1);
 	if (size) {
 		dst = guest_ptr(gm, addr, size);
 		if (!dst) {
@@ -175,6 +182,79 @@ static void linux_fill_e820(const struct guest_mem *gm, uint8_t *bp)
 	bp[BP_E820_ENTRIES] = (uint8_t)n;
 }
 
+/* Where linux_load decided the kernel goes. */
+struct linux_layout {
+	uint64_t pm_off, pm_size; /* protected-mode code in the file */
+	uint64_t load_addr;	  /* where it is copied */
+	uint64_t kernel_end;	  /* end of what it needs there (init_size) */
+	size_t hdr_end;		  /* end of the setup header copied */
+};
+
+/* The kernel where it runs, then everything it is handed around it: the
+ * zero page, command line, page tables, GDT and stack low (boot_map.h),
+ * the initrd high. */
+static int linux_place(struct guest_mem *gm, const struct vm_config *cfg,
+		       const uint8_t *image, const struct linux_layout *ld,
+		       struct boot_entry *entry, struct hyve_err *err)
+{
+	size_t cmdline_len = strlen(cfg->cmdline);
+	uint64_t bp_gpa, cmdline_gpa, cr3 = 0;
+	struct boot_map bm;
+	char what[512];
+	uint8_t *bp, *dst;
+	int ret;
+
+	boot_map_init(&bm, gm);
+	snprintf(what, sizeof(what), "kernel %.440s (with its init_size)",
+		 cfg->kernel);
+	ret = boot_map_claim(&bm, ld->load_addr,
+			     ld->kernel_end - ld->load_addr, what, err);
+	if (!ret)
+		ret = boot_map_alloc_data(&bm, BP_SIZE, GUEST_PAGE_SIZE,
+					  "linux: zero page", &bp_gpa, err);
+	if (!ret)
+		ret = boot_map_alloc_data(&bm, cmdline_len + 1, 16,
+					  "linux: command line", &cmdline_gpa,
+					  err);
+	if (ret)
+		return ret;
+	dst = guest_ptr(gm, ld->load_addr, ld->pm_size);
+	bp = guest_ptr(gm, bp_gpa, BP_SIZE);
+	if (!dst || !bp ||
+	    guest_mem_write(gm, cmdline_gpa, cfg->cmdline, cmdline_len + 1) < 0)
+		return err_set(err, EFAULT,
+			       "kernel %s: boot data does not fit in guest RAM",
+			       cfg->kernel);
+	memcpy(dst, image + ld->pm_off, ld->pm_size);
+
+	memset(bp, 0, BP_SIZE);
+	memcpy(bp + HDR_SETUP_SECTS, image + HDR_SETUP_SECTS,
+	       ld->hdr_end - HDR_SETUP_SECTS);
+	boot_put16(bp + HDR_VID_MODE, LINUX_VID_MODE_NORMAL);
+	bp[HDR_TYPE_OF_LOADER] = LINUX_LOADER_UNDEFINED;
+	bp[HDR_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
+	boot_put16(bp + HDR_HEAP_END_PTR, LINUX_HEAP_END);
+	boot_put32(bp + HDR_CODE32_START, (uint32_t)ld->load_addr);
+	boot_put32(bp + HDR_CMD_LINE_PTR, (uint32_t)cmdline_gpa);
+	boot_put32(bp + BP_EXT_CMD_LINE_PTR, (uint32_t)(cmdline_gpa >> 32));
+	boot_put32(bp + HDR_HARDWARE_SUBARCH, 0); /* default x86 PC */
+	boot_put64(bp + HDR_SETUP_DATA, 0);
+	boot_put64(bp + BP_ACPI_RSDP_ADDR, BOOT_ACPI_RSDP_ADDR);
+	linux_fill_e820(gm, bp);
+	ret = linux_load_initrd(gm, &bm, cfg, bp, ld->kernel_end, err);
+	if (!ret)
+		ret = linux_page_tables(gm, &bm, &cr3, err);
+	if (ret)
+		return ret;
+	*entry = (struct boot_entry){
+	    .mode = BOOT_LONG64,
+	    .rip = ld->load_addr + LINUX_ENTRY64_OFFSET,
+	    .rsi = bp_gpa,
+	    .cr3 = cr3,
+	};
+	return boot_map_gdt_and_stack(&bm, gm, entry, err);
+}
+
 int linux_load(struct guest_mem *gm, const struct vm_config *cfg,
 	       const uint8_t *image, size_t image_len, struct boot_entry *entry,
 	       struct hyve_err *err)
@@ -184,8 +264,7 @@ int linux_load(struct guest_mem *gm, const struct vm_config *cfg,
 	uint64_t pm_off, pm_size, pref, align, runtime, kernel_end, need;
 	size_t hdr_end, cmdline_len = strlen(cfg->cmdline);
 	unsigned version, setup_sects;
-	uint8_t *bp, *dst;
-	int ret;
+	struct linux_layout ld;
 
 	if (!linux_probe(image, image_len) || image_len < HDR_MIN_END)
 		return err_set(
@@ -265,43 +344,11 @@ int linux_load(struct guest_mem *gm, const struct vm_config *cfg,
 			       "than the kernel's limit of %u",
 			       path, cmdline_len,
 			       boot_get32(image + HDR_CMDLINE_SIZE));
-
-	dst = guest_ptr(gm, load_addr, pm_size);
-	bp = guest_ptr(gm, BOOT_ZERO_PAGE_ADDR, BP_SIZE);
-	if (!dst || !bp ||
-	    guest_mem_write(gm, BOOT_CMDLINE_ADDR, cfg->cmdline,
-			    cmdline_len + 1) < 0)
-		return err_set(err, EFAULT,
-			       "kernel %s: boot data does not fit in guest RAM",
-			       path);
-	memcpy(dst, image + pm_off, pm_size);
-
-	memset(bp, 0, BP_SIZE);
-	memcpy(bp + HDR_SETUP_SECTS, image + HDR_SETUP_SECTS,
-	       hdr_end - HDR_SETUP_SECTS);
-	boot_put16(bp + HDR_VID_MODE, LINUX_VID_MODE_NORMAL);
-	bp[HDR_TYPE_OF_LOADER] = LINUX_LOADER_UNDEFINED;
-	bp[HDR_LOADFLAGS] |= LOADFLAG_CAN_USE_HEAP;
-	boot_put16(bp + HDR_HEAP_END_PTR, LINUX_HEAP_END);
-	boot_put32(bp + HDR_CODE32_START, (uint32_t)load_addr);
-	boot_put32(bp + HDR_CMD_LINE_PTR, (uint32_t)BOOT_CMDLINE_ADDR);
-	boot_put32(bp + BP_EXT_CMD_LINE_PTR, 0);
-	boot_put32(bp + HDR_HARDWARE_SUBARCH, 0); /* default x86 PC */
-	boot_put64(bp + HDR_SETUP_DATA, 0);
-	boot_put64(bp + BP_ACPI_RSDP_ADDR, BOOT_ACPI_RSDP_ADDR);
-	linux_fill_e820(gm, bp);
-	ret = linux_load_initrd(gm, cfg, bp, kernel_end, err);
-	if (ret)
-		return ret;
-	ret = linux_page_tables(gm, err);
-	if (ret)
-		return ret;
-	*entry = (struct boot_entry){
-	    .mode = BOOT_LONG64,
-	    .rip = load_addr + LINUX_ENTRY64_OFFSET,
-	    .rsp = BOOT_STACK_TOP,
-	    .rsi = BOOT_ZERO_PAGE_ADDR,
-	    .cr3 = BOOT_PAGE_TABLES_ADDR,
-	};
-	return 0;
+	ld = (struct linux_layout){.pm_off = pm_off,
+				   .pm_size = pm_size,
+				   .load_addr = load_addr,
+				   .kernel_end = kernel_end,
+				   .hdr_end = hdr_end};
+	return linux_place(gm, cfg, image, &ld, entry, err);
 }
+

@@ -115,9 +115,6 @@ int boot_load_kernel(struct guest_mem *gm, const struct vm_config *cfg,
 	if (ret)
 		return ret;
 	memset(entry, 0, sizeof(*entry));
-	ret = boot_write_gdt(gm, err);
-	if (ret)
-		goto out_free;
 	/* Multiboot first: a Multiboot kernel may carry anything at 0x202,
 	 * while a bzImage never has the Multiboot magic in its header. */
 	if (multiboot_probe(image, len))
@@ -129,7 +126,6 @@ int boot_load_kernel(struct guest_mem *gm, const struct vm_config *cfg,
 		    err_set(err, ENOEXEC,
 			    "kernel %s: not a Multiboot or Linux bzImage file",
 			    cfg->kernel);
-out_free:
 	free(image);
 	return ret;
 }

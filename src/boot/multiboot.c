@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "boot/boot_file.h"
+#include "boot/boot_map.h"
 #include "hyve/boot.h"
 
 #define MB_HEADER_MAGIC	     0x1BADB002U
@@ -59,7 +60,7 @@ struct mb_loader {
 	const uint8_t *image;
 	size_t len;
 	uint64_t kernel_end; /* highest byte loaded + 1 */
-	uint64_t info_next;  /* bump allocator in the info area */
+	struct boot_map map; /* the segments claimed, the boot data placed */
 	struct hyve_err *err;
 };
 
@@ -83,17 +84,14 @@ int multiboot_probe(const uint8_t *image, size_t image_len)
 	return mb_header_offset(image, image_len) != SIZE_MAX;
 }
 
-static int mb_overlaps(uint64_t a, uint64_t a_len, uint64_t b, uint64_t b_end)
-{
-	return a < b_end && a + a_len > b;
-}
-
 /* Copies one segment into guest RAM; zeroes its memsz - filesz tail. */
 static int mb_load_segment(struct mb_loader *ld, unsigned index,
 			   const struct mb_segment *s)
 {
 	const char *path = ld->cfg->kernel;
+	char what[512];
 	uint8_t *dst;
+	int ret;
 
 	if (s->filesz > s->memsz)
 		return err_set(
@@ -110,24 +108,19 @@ static int mb_load_segment(struct mb_loader *ld, unsigned index,
 		    path, index, s->file_off, s->filesz, ld->len);
 	if (s->memsz == 0)
 		return 0;
+	/* The Multiboot specification lets a kernel load anywhere in RAM:
+	 * only memory that is not RAM (the BIOS area, the PCI hole, past the
+	 * end) is refused.  hyve's own boot data is placed afterwards. */
+	snprintf(what, sizeof(what), "kernel %.460s: segment %u", path, index);
+	ret = boot_map_claim(&ld->map, s->paddr, s->memsz, what, ld->err);
+	if (ret)
+		return ret;
 	dst = guest_ptr(ld->gm, s->paddr, s->memsz);
 	if (!dst)
 		return err_set(ld->err, ENOEXEC,
 			       "kernel %s: segment %u at 0x%" PRIx64
 			       " (0x%" PRIx64 " bytes) is outside guest RAM",
 			       path, index, s->paddr, s->memsz);
-	/* guest_ptr succeeded, so paddr + memsz does not overflow. */
-	if (mb_overlaps(s->paddr, s->memsz, 0, BOOT_MB_INFO_END))
-		return err_set(ld->err, ENOEXEC,
-			       "kernel %s: segment %u at 0x%" PRIx64
-			       " overlaps hyve's boot data below 0x%llx",
-			       path, index, s->paddr, BOOT_MB_INFO_END);
-	if (mb_overlaps(s->paddr, s->memsz, BOOT_EBDA_START, BOOT_HIGH_START))
-		return err_set(ld->err, ENOEXEC,
-			       "kernel %s: segment %u at 0x%" PRIx64
-			       " overlaps the BIOS area 0x%llx-0x%llx",
-			       path, index, s->paddr, BOOT_EBDA_START,
-			       BOOT_HIGH_START);
 	memcpy(dst, ld->image + s->file_off, s->filesz);
 	memset(dst + s->filesz, 0, s->memsz - s->filesz);
 	if (s->paddr + s->memsz > ld->kernel_end)
@@ -309,20 +302,15 @@ static int mb_load_kludge(struct mb_loader *ld, size_t hoff,
 	return 0;
 }
 
-/* Allocates in the info area; returns the guest address and a host pointer. */
+/* Places a piece of the boot information (boot_map_alloc_data: low memory
+ * first); returns the guest address and a host pointer. */
 static uint8_t *mb_info_alloc(struct mb_loader *ld, uint64_t size,
-			      uint64_t align, uint32_t *gpa)
+			      uint64_t align, const char *what, uint32_t *gpa)
 {
-	uint64_t at = boot_align_up(ld->info_next, align);
+	uint64_t at;
 
-	if (at > BOOT_MB_INFO_END || size > BOOT_MB_INFO_END - at) {
-		err_set(ld->err, E2BIG,
-			"multiboot: command line and module strings do not fit "
-			"in the %llu KiB boot information area",
-			(BOOT_MB_INFO_END - BOOT_MB_INFO_ADDR) >> 10);
+	if (boot_map_alloc_data(&ld->map, size, align, what, &at, ld->err))
 		return NULL;
-	}
-	ld->info_next = at + size;
 	*gpa = (uint32_t)at;
 	return guest_ptr(ld->gm, at, size);
 }
@@ -332,11 +320,11 @@ static int mb_info_string(struct mb_loader *ld, const char *path,
 			  const char *args, uint32_t *gpa)
 {
 	size_t plen = strlen(path), alen = args ? strlen(args) : 0;
-	uint8_t *p =
-	    mb_info_alloc(ld, plen + (alen ? 1 + alen : 0) + 1, 1, gpa);
+	uint8_t *p = mb_info_alloc(ld, plen + (alen ? 1 + alen : 0) + 1, 1,
+				   "multiboot: command line", gpa);
 
 	if (!p)
-		return -E2BIG;
+		return -ENOMEM;
 	memcpy(p, path, plen);
 	if (alen) {
 		p[plen] = ' ';
@@ -347,68 +335,94 @@ static int mb_info_string(struct mb_loader *ld, const char *path,
 	return 0;
 }
 
-static int mb_load_modules(struct mb_loader *ld, uint8_t *info)
+/* Where a module goes: page aligned (header flag bit 0 is always honoured),
+ * right after the kernel's highest segment as GRUB and QEMU place modules;
+ * where that is taken (a kernel just below the PCI hole), the lowest free
+ * place above 1 MiB, then below it.  Always below 4 GiB: the module list
+ * holds 32-bit addresses. */
+static int mb_place_module(struct mb_loader *ld, const char *path,
+			   uint64_t size, uint64_t *at)
+{
+	char what[512];
+	uint64_t after = ld->kernel_end > BOOT_HIGH_START ? ld->kernel_end
+							  : BOOT_HIGH_START;
+
+	snprintf(what, sizeof(what), "module %.480s", path);
+	if (boot_map_alloc(&ld->map, size, GUEST_PAGE_SIZE, after,
+			   GUEST_HIGH_RAM_START, BOOT_FIT_LOW, what, at,
+			   NULL) == 0 ||
+	    boot_map_alloc(&ld->map, size, GUEST_PAGE_SIZE, BOOT_HIGH_START,
+			   GUEST_HIGH_RAM_START, BOOT_FIT_LOW, what, at,
+			   NULL) == 0)
+		return 0;
+	return boot_map_alloc(&ld->map, size, GUEST_PAGE_SIZE, BOOT_LOW_FLOOR,
+			      GUEST_HIGH_RAM_START, BOOT_FIT_LOW, what, at,
+			      ld->err);
+}
+
+/* Loads every module into guest RAM; records where in `starts`/`sizes`. */
+static int mb_load_modules(struct mb_loader *ld, uint64_t *starts,
+			   uint64_t *sizes)
 {
 	const struct vm_config *cfg = ld->cfg;
-	uint64_t next =
-	    ld->kernel_end > BOOT_HIGH_START ? ld->kernel_end : BOOT_HIGH_START;
-	uint64_t low_end = boot_low_ram_end(ld->gm);
-	uint32_t mods_gpa;
-	uint8_t *mods;
-	int ret;
 
-	if (cfg->nr_modules == 0)
-		return 0;
 	if (cfg->nr_modules > HYVE_MAX_MODULES)
 		return err_set(ld->err, EINVAL,
 			       "multiboot: %u modules, at most %d",
 			       cfg->nr_modules, HYVE_MAX_MODULES);
-	mods = mb_info_alloc(ld, (uint64_t)cfg->nr_modules * MB_MOD_SIZE, 16,
-			     &mods_gpa);
-	if (!mods)
-		return -E2BIG;
 	for (unsigned i = 0; i < cfg->nr_modules; i++) {
 		const struct module_config *mod = &cfg->modules[i];
-		uint64_t start = boot_align_up(next, GUEST_PAGE_SIZE), size;
-		uint32_t str_gpa;
+		uint64_t size;
 		uint8_t *dst;
-		int fd;
+		int fd, ret;
 
-		if (start >= low_end)
-			return err_set(
-			    ld->err, ENOMEM,
-			    "module %s: no guest RAM left below 0x%" PRIx64
-			    " after the kernel",
-			    mod->path, low_end);
-		ret = boot_file_open(mod->path, "module", UINT64_MAX, &fd,
-				     &size, ld->err);
+		ret = boot_file_open(mod->path, "module", GUEST_HIGH_RAM_START,
+				     &fd, &size, ld->err);
 		if (ret)
 			return ret;
-		if (size > low_end - start) {
+		ret = mb_place_module(ld, mod->path, size, &starts[i]);
+		if (ret) {
 			close(fd);
-			return err_set(
-			    ld->err, EFBIG,
-			    "module %s: %" PRIu64
-			    " bytes do not fit in guest RAM between 0x%" PRIx64
-			    " and 0x%" PRIx64,
-			    mod->path, size, start, low_end);
+			return ret;
 		}
-		dst = guest_ptr(ld->gm, start, size ? size : 1);
+		sizes[i] = size;
+		dst = guest_ptr(ld->gm, starts[i], size ? size : 1);
 		ret = dst ? boot_file_read(fd, dst, size, "module", mod->path,
 					   ld->err)
 			  : -EFAULT;
 		close(fd);
 		if (ret)
 			return ret;
-		ret = mb_info_string(ld, mod->path, mod->args, &str_gpa);
+	}
+	return 0;
+}
+
+/* The module list (spec 3.3: mod_start, mod_end, string, reserved). */
+static int mb_write_modules(struct mb_loader *ld, uint8_t *info,
+			    const uint64_t *starts, const uint64_t *sizes)
+{
+	const struct vm_config *cfg = ld->cfg;
+	uint32_t mods_gpa;
+	uint8_t *mods;
+
+	if (cfg->nr_modules == 0)
+		return 0;
+	mods = mb_info_alloc(ld, (uint64_t)cfg->nr_modules * MB_MOD_SIZE, 16,
+			     "multiboot: module list", &mods_gpa);
+	if (!mods)
+		return -ENOMEM;
+	for (unsigned i = 0; i < cfg->nr_modules; i++) {
+		const struct module_config *mod = &cfg->modules[i];
+		uint32_t str_gpa;
+		int ret = mb_info_string(ld, mod->path, mod->args, &str_gpa);
+
 		if (ret)
 			return ret;
-		boot_put32(mods + i * MB_MOD_SIZE, (uint32_t)start);
+		boot_put32(mods + i * MB_MOD_SIZE, (uint32_t)starts[i]);
 		boot_put32(mods + i * MB_MOD_SIZE + 4,
-			   (uint32_t)(start + size));
+			   (uint32_t)(starts[i] + sizes[i]));
 		boot_put32(mods + i * MB_MOD_SIZE + 8, str_gpa);
 		boot_put32(mods + i * MB_MOD_SIZE + 12, 0);
-		next = start + size;
 	}
 	boot_put32(info + MBI_MODS_COUNT, cfg->nr_modules);
 	boot_put32(info + MBI_MODS_ADDR, mods_gpa);
@@ -416,28 +430,35 @@ static int mb_load_modules(struct mb_loader *ld, uint8_t *info)
 	return 0;
 }
 
-static int mb_write_info(struct mb_loader *ld)
+/* Modules first (they are large and want to follow the kernel), then the
+ * information structure and its strings in whatever room is left. */
+static int mb_write_info(struct mb_loader *ld, uint32_t *info_gpa)
 {
 	struct e820_entry map[BOOT_E820_MAX];
 	unsigned n = boot_e820(ld->gm, map, BOOT_E820_MAX);
 	uint64_t low_end = boot_low_ram_end(ld->gm);
-	uint32_t info_gpa, mmap_gpa, str_gpa;
+	uint64_t starts[HYVE_MAX_MODULES], sizes[HYVE_MAX_MODULES];
+	uint32_t mmap_gpa, str_gpa;
 	uint8_t *info, *mmap;
 	int ret;
 
-	ld->info_next = BOOT_MB_INFO_ADDR;
-	info = mb_info_alloc(ld, MBI_SIZE, 8, &info_gpa);
+	ret = mb_load_modules(ld, starts, sizes);
+	if (ret)
+		return ret;
+	info = mb_info_alloc(ld, MBI_SIZE, 8, "multiboot: information",
+			     info_gpa);
 	if (!info)
-		return -E2BIG;
+		return -ENOMEM;
 	memset(info, 0, MBI_SIZE);
 	/* mem_lower: KiB from 0 (640 KiB at most); mem_upper: KiB from 1 MiB
 	 * up to the first hole (spec 3.3). */
 	boot_put32(info + MBI_MEM_LOWER, (uint32_t)(BOOT_EBDA_START >> 10));
 	boot_put32(info + MBI_MEM_UPPER,
 		   (uint32_t)((low_end - BOOT_HIGH_START) >> 10));
-	mmap = mb_info_alloc(ld, (uint64_t)n * MB_MMAP_SIZE, 8, &mmap_gpa);
+	mmap = mb_info_alloc(ld, (uint64_t)n * MB_MMAP_SIZE, 8,
+			     "multiboot: memory map", &mmap_gpa);
 	if (!mmap)
-		return -E2BIG;
+		return -ENOMEM;
 	for (unsigned i = 0; i < n; i++) {
 		uint8_t *e = mmap + i * MB_MMAP_SIZE;
 
@@ -458,7 +479,7 @@ static int mb_write_info(struct mb_loader *ld)
 	boot_put32(info + MBI_CMDLINE, str_gpa);
 	boot_put32(info + MBI_FLAGS, MBI_F_MEMORY | MBI_F_CMDLINE | MBI_F_MMAP |
 					 MBI_F_LOADER_NAME);
-	return mb_load_modules(ld, info);
+	return mb_write_modules(ld, info, starts, sizes);
 }
 
 int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
@@ -469,7 +490,7 @@ int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
 	    .gm = gm, .cfg = cfg, .image = image, .len = image_len, .err = err};
 	size_t hoff = mb_header_offset(image, image_len);
 	uint64_t rip = 0;
-	uint32_t flags;
+	uint32_t flags, info_gpa = 0;
 	int ret;
 
 	if (hoff == SIZE_MAX)
@@ -490,6 +511,7 @@ int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
 			       "kernel %s: Multiboot header requires unknown "
 			       "features (flags 0x%x)",
 			       cfg->kernel, flags);
+	boot_map_init(&ld.map, gm);
 	/* Spec 3.1.3: with bit 16 set the header's addresses win, even for
 	 * an ELF file. */
 	if (flags & MB_HFLAG_AOUT_KLUDGE)
@@ -498,15 +520,16 @@ int multiboot_load(struct guest_mem *gm, const struct vm_config *cfg,
 		ret = mb_load_elf(&ld, &rip);
 	if (ret)
 		return ret;
-	ret = mb_write_info(&ld);
+	ret = mb_write_info(&ld, &info_gpa);
 	if (ret)
 		return ret;
 	*entry = (struct boot_entry){
 	    .mode = BOOT_PROTECTED32,
 	    .rip = rip,
-	    .rsp = BOOT_STACK_TOP, /* spec: undefined; give a harmless one */
 	    .rax = BOOT_MB_BOOTLOADER_MAGIC,
-	    .rbx = BOOT_MB_INFO_ADDR,
+	    .rbx = info_gpa,
 	};
-	return 0;
+	/* The spec leaves ESP undefined and GDTR to be replaced: both are
+	 * given anyway, somewhere harmless. */
+	return boot_map_gdt_and_stack(&ld.map, gm, entry, err);
 }

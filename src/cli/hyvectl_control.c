@@ -67,7 +67,7 @@ static int hyvectl_set_cmd(struct hyvectl_ctl *ctl, enum control_cmd cmd, const 
 static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 {
 	enum { O_VM = 256, O_SOCKET, O_CHECKPOINT, O_SUSPEND, O_NOTE, O_PAUSE, O_RESUME, O_STATUS,
-	       O_QUIT, O_JSON, O_TIMEOUT, O_INCREMENTAL, O_LIVE };
+	       O_QUIT, O_JSON, O_TIMEOUT, O_INCREMENTAL, O_LIVE, O_WAKE, O_POWERDOWN };
 	static const struct option longopts[] = {
 		{ "vm", required_argument, NULL, O_VM },
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -80,6 +80,8 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		{ "resume", no_argument, NULL, O_RESUME },
 		{ "status", no_argument, NULL, O_STATUS },
 		{ "quit", no_argument, NULL, O_QUIT },
+		{ "wake", no_argument, NULL, O_WAKE },
+		{ "powerdown", no_argument, NULL, O_POWERDOWN },
 		{ "json", no_argument, NULL, O_JSON },
 		{ "timeout", required_argument, NULL, O_TIMEOUT },
 		{ NULL, 0, NULL, 0 },
@@ -126,6 +128,12 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		case O_QUIT:
 			ret = hyvectl_set_cmd(ctl, CONTROL_CMD_QUIT, "--quit");
 			break;
+		case O_WAKE:
+			ret = hyvectl_set_cmd(ctl, CONTROL_CMD_WAKE, "--wake");
+			break;
+		case O_POWERDOWN:
+			ret = hyvectl_set_cmd(ctl, CONTROL_CMD_POWERDOWN, "--powerdown");
+			break;
 		case O_JSON:
 			ctl->json = true;
 			break;
@@ -147,7 +155,7 @@ static int hyvectl_parse(struct hyvectl_ctl *ctl, int argc, char **argv)
 		return hyvectl_usage_error("unexpected argument '%s'", argv[optind]);
 	if (!ctl->have_cmd)
 		return hyvectl_usage_error("%sno action given (--status, --pause, --resume, --checkpoint=PATH, "
-					   "--suspend=PATH, --quit)", "");
+					   "--suspend=PATH, --wake, --powerdown, --quit)", "");
 	if (!ctl->vm == !ctl->socket_path)
 		return hyvectl_usage_error("%sgive either --vm=NAME or --socket=PATH", "");
 	if (ctl->note && ctl->cmd != CONTROL_CMD_CHECKPOINT)
@@ -381,6 +389,19 @@ static void hyvectl_print_status(struct hyvectl_ctl *ctl, struct json_object *r)
 	}
 }
 
+/* What the guest does after a checkpoint, from the reply's state. */
+static const char *hyvectl_after_save(struct json_object *r)
+{
+	struct json_object *v;
+	const char *state = json_object_object_get_ex(r, "state", &v) ? json_object_get_string(v) : "";
+
+	if (strcmp(state, "paused") == 0)
+		return "the guest stays paused";
+	if (strcmp(state, "sleeping") == 0)
+		return "the guest sleeps on (ACPI S3)";
+	return "the guest runs on";
+}
+
 static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 {
 	struct json_object *v;
@@ -409,12 +430,11 @@ static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 			printf("%s: %" PRIu64 " pages carried%s%s\n", ctl->label, json_object_get_uint64(v),
 			       ctl->base ? "; base " : "", ctl->base ? ctl->base_abs : "");
 		if (paused >= 0)
-			printf("%s: checkpoint written to %s (%s in %.2f s, the guest stopped for %.0f ms); the "
-			       "guest runs on\n",
-			       ctl->label, ctl->target_abs, sb, secs, paused * 1000);
+			printf("%s: checkpoint written to %s (%s in %.2f s, the guest stopped for %.0f ms); %s\n",
+			       ctl->label, ctl->target_abs, sb, secs, paused * 1000, hyvectl_after_save(r));
 		else
-			printf("%s: checkpoint written to %s (%s in %.2f s); the guest runs on\n", ctl->label,
-			       ctl->target_abs, sb, secs);
+			printf("%s: checkpoint written to %s (%s in %.2f s); %s\n", ctl->label, ctl->target_abs,
+			       sb, secs, hyvectl_after_save(r));
 		break;
 	case CONTROL_CMD_SUSPEND:
 		printf("%s: suspended to %s (%s in %.2f s); hyve has exited\n", ctl->label, ctl->target_abs, sb,
@@ -422,6 +442,15 @@ static void hyvectl_print_done(struct hyvectl_ctl *ctl, struct json_object *r)
 		break;
 	case CONTROL_CMD_QUIT:
 		printf("%s: powered off; hyve has exited\n", ctl->label);
+		break;
+	case CONTROL_CMD_WAKE:
+		printf("%s: woken from S3; the guest runs at its waking vector\n", ctl->label);
+		break;
+	case CONTROL_CMD_POWERDOWN:
+		if (json_object_object_get_ex(r, "woke", &v) && json_object_get_boolean(v))
+			printf("%s: power button pressed; the guest woke from S3\n", ctl->label);
+		else
+			printf("%s: power button pressed\n", ctl->label);
 		break;
 	}
 }

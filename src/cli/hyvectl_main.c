@@ -11,7 +11,8 @@ static void hyvectl_usage(FILE *out)
 	fprintf(out,
 		"usage: hyvectl --vm=NAME | --socket=PATH ACTION [--json] [--timeout=SECONDS]\n"
 		"  ACTION is one of:\n"
-		"    --status                    name, state, vCPUs, memory, uptime, pid, version\n"
+		"    --status                    name, state (running, paused, sleeping), vCPUs,\n"
+		"                                memory, uptime, pid, version\n"
 		"    --pause | --resume          stop or restart every vCPU\n"
 		"    --checkpoint=PATH [--note=TEXT]\n"
 		"                                save a snapshot; the guest then runs on\n"
@@ -19,6 +20,8 @@ static void hyvectl_usage(FILE *out)
 		"                                previous checkpoint (restore with hyve -r PATH)\n"
 		"        [--live]                copy RAM while the guest runs, pause only at the end\n"
 		"    --suspend=PATH              save a snapshot; hyve then exits with status 0\n"
+		"    --wake                      wake a guest sleeping in ACPI S3\n"
+		"    --powerdown                 press the ACPI power button (wakes a sleeping guest)\n"
 		"    --quit                      power off; hyve exits with status 1\n"
 		"  --vm=NAME talks to /run/hyve/NAME.sock (see hyvectl(8)).\n"
 		"       hyvectl snapshot inspect PATH [--json]\n"

@@ -137,9 +137,10 @@ static struct json_object *control_seconds(uint64_t ns)
 	return json_object_new_double_s((double)ns / 1e9, text);
 }
 
+/* A pause by request shows over sleep: `resume` is what it needs first. */
 static const char *control_state(const struct control *ctl)
 {
-	return ctl->paused ? "paused" : "running";
+	return ctl->paused ? "paused" : machine_sleeping(ctl->m) ? "sleeping" : "running";
 }
 
 static void control_cmd_status(struct control_client *c)
@@ -150,6 +151,7 @@ static void control_cmd_status(struct control_client *c)
 
 	json_object_object_add(obj, "name", json_object_new_string(m->cfg.name));
 	json_object_object_add(obj, "state", json_object_new_string(control_state(ctl)));
+	json_object_object_add(obj, "sleeping", json_object_new_boolean(machine_sleeping(m)));
 	json_object_object_add(obj, "vcpus", json_object_new_int64(m->nr_vcpus));
 	json_object_object_add(obj, "memory", json_object_new_uint64(m->cfg.mem_size));
 	json_object_object_add(obj, "uptime", control_seconds(control_now_ns() - ctl->started_ns));
@@ -292,6 +294,40 @@ static void control_cmd_save(struct control_client *c, const struct control_requ
 	control_send(c, obj);
 }
 
+/* wake: the host's wake event for a guest in ACPI S3 (as QEMU's
+ * system_wakeup): WAK_STS, and the vCPUs at the guest's waking vector. */
+static void control_cmd_wake(struct control_client *c)
+{
+	struct control *ctl = c->ctl;
+	struct hyve_err err = { 0 };
+	char msg[sizeof(err.msg) + 64];
+	struct json_object *obj;
+
+	if (machine_wake(ctl->m, &err)) {
+		snprintf(msg, sizeof(msg), "wake: %s (state %s)", err.msg, control_state(ctl));
+		control_send_error(c, msg);
+		return;
+	}
+	obj = control_ok();
+	json_object_object_add(obj, "state", json_object_new_string(control_state(ctl)));
+	control_send(c, obj);
+}
+
+/* powerdown presses the ACPI power button (as QEMU's system_powerdown): a
+ * running guest that enabled PWRBTN_EN gets an SCI and shuts itself down,
+ * a sleeping one wakes. */
+static void control_cmd_powerdown(struct control_client *c)
+{
+	struct json_object *obj;
+	bool was_sleeping = machine_sleeping(c->ctl->m);
+
+	machine_power_button(c->ctl->m);
+	obj = control_ok();
+	json_object_object_add(obj, "state", json_object_new_string(control_state(c->ctl)));
+	json_object_object_add(obj, "woke", json_object_new_boolean(was_sleeping && !machine_sleeping(c->ctl->m)));
+	control_send(c, obj);
+}
+
 /* quit powers the VM off: hyve exits with status 1, as bhyve does when its
  * guest powers off (docs/control.md). */
 static void control_cmd_quit(struct control_client *c)
@@ -332,6 +368,12 @@ static void control_handle_line(struct control_client *c, const char *line, size
 		break;
 	case CONTROL_CMD_QUIT:
 		control_cmd_quit(c);
+		break;
+	case CONTROL_CMD_WAKE:
+		control_cmd_wake(c);
+		break;
+	case CONTROL_CMD_POWERDOWN:
+		control_cmd_powerdown(c);
 		break;
 	}
 out:

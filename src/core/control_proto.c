@@ -20,6 +20,8 @@ static const char *const control_cmd_names[] = {
 	[CONTROL_CMD_CHECKPOINT] = "checkpoint",
 	[CONTROL_CMD_SUSPEND] = "suspend",
 	[CONTROL_CMD_QUIT] = "quit",
+	[CONTROL_CMD_WAKE] = "wake",
+	[CONTROL_CMD_POWERDOWN] = "powerdown",
 };
 
 #define CONTROL_NR_CMDS (sizeof(control_cmd_names) / sizeof(control_cmd_names[0]))
@@ -167,7 +169,7 @@ static int control_parse_cmd(struct json_object *obj, struct control_request *re
 
 	if (!json_object_object_get_ex(obj, "cmd", &v))
 		return err_set(err, EINVAL, "no \"cmd\" member (expected one of status, pause, resume, "
-					    "checkpoint, suspend, quit)");
+					    "checkpoint, suspend, wake, powerdown, quit)");
 	if (!json_object_is_type(v, json_type_string))
 		return err_set(err, EINVAL, "\"cmd\" must be a string, not %s", control_json_type(v));
 	name = json_object_get_string(v);
@@ -179,7 +181,7 @@ static int control_parse_cmd(struct json_object *obj, struct control_request *re
 		}
 	}
 	return err_set(err, EINVAL, "unknown command '%.64s' (expected one of status, pause, resume, "
-				    "checkpoint, suspend, quit)", name);
+				    "checkpoint, suspend, wake, powerdown, quit)", name);
 }
 
 static struct json_object *control_json_decode(const char *line, size_t len, struct hyve_err *err)

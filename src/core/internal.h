@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 
+struct hyve_err;
 struct machine;
 struct vcpu;
 
@@ -16,5 +17,11 @@ void *vcpu_thread_main(void *arg);
 bool machine_pause_point(struct machine *m);
 /* A vCPU thread is leaving for good: it counts as parked from now on. */
 void machine_vcpu_exiting(struct machine *m);
+
+/* ACPI S3 on the main thread (power.c): start carries out what was asked
+ * before the vCPUs run (a machine restored asleep) and arms the work for
+ * later requests; stop frees it. */
+int machine_power_start(struct machine *m, struct hyve_err *err);
+void machine_power_stop(struct machine *m);
 
 #endif

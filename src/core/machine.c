@@ -193,9 +193,7 @@ int machine_boot(struct machine *m, struct hyve_err *err)
 	int ret;
 
 	memset(&entry, 0, sizeof(entry));
-	ret = boot_write_gdt(&m->mem, err);
-	if (!ret)
-		ret = acpi_build(&m->mem, m->nr_vcpus, err);
+	ret = acpi_build(&m->mem, m->nr_vcpus, err);
 	if (!ret)
 		ret = boot_load_kernel(&m->mem, &m->cfg, &entry, err);
 	for (unsigned i = 0; !ret && i < m->nr_vcpus; i++)
@@ -242,11 +240,15 @@ static void machine_halt_probe(void *opaque)
 
 int machine_run(struct machine *m)
 {
+	struct hyve_err err = {0};
 	int ret;
 
 	m->halt_probe = timer_new(m, machine_halt_probe, m);
 	if (m->halt_probe)
 		timer_arm(m->halt_probe, vm_clock_ns(m) + HALT_PROBE_INTERVAL_NS);
+	/* A machine restored asleep holds its vCPUs before they first run. */
+	if (machine_power_start(m, &err))
+		machine_request_exit(m, HYVE_EXIT_ERROR, "%s", err.msg);
 	pthread_mutex_lock(&m->pause_lock);
 	for (unsigned i = 0; i < m->nr_vcpus; i++) {
 		struct vcpu *v = &m->vcpus[i];
@@ -272,6 +274,7 @@ int machine_run(struct machine *m)
 	}
 	timer_free(m->halt_probe);
 	m->halt_probe = NULL;
+	machine_power_stop(m);
 	return m->exit_status;
 }
 

@@ -1,5 +1,5 @@
 /* The machine side of dev_host.h: thin forwards to machine.c, timer.c, the
- * event loop and the KVM PIT. */
+ * event loop, the KVM PIT and power.c. */
 #include <linux/kvm.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -72,6 +72,7 @@ const struct dev_host_ops dev_host_machine = {
     .pit_set_hpet_legacy = dev_host_pit_set_hpet_legacy,
     .watch_fd = dev_host_watch_fd,
     .unwatch_fd = dev_host_unwatch_fd,
+    .power_state = machine_set_power_state,
 };
 
 const struct dev_host_ops *dev_host = &dev_host_machine;

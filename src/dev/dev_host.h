@@ -1,6 +1,6 @@
 /* What the device models emulated in hyve need from the machine: the guest
  * clock, interrupt lines, timers, the exit request, the PIT's HPET-legacy
- * flag and fd watches on the main loop.  They reach all of it through this
+ * flag, fd watches on the main loop, and the ACPI sleeping states.  They reach all of it through this
  * one table so that host-only unit tests can run the same register code
  * with a fake clock, recorded interrupt lines and hand-fired timers. */
 #ifndef HYVE_DEV_HOST_H
@@ -29,6 +29,11 @@ struct dev_host_ops {
 	int (*watch_fd)(struct machine *m, int fd, evloop_fn fn, void *opaque,
 			struct hyve_err *err);
 	void (*unwatch_fd)(struct machine *m, int fd);
+	/* The ACPI PM device puts the machine into a system state: 3 stops
+	 * every vCPU (S3), 0 wakes them at the FACS waking vector.  Called
+	 * with the device's lock held: the machine acts on it later, on the
+	 * main thread. */
+	void (*power_state)(struct machine *m, unsigned acpi_state);
 };
 
 /* The real machine by default; a unit test points it at its fakes before

@@ -5,10 +5,21 @@
  * since power-on, 32 bits wide (FADT TMR_VAL_EXT).  TMR_STS is set each
  * time bit 31 toggles; it is accounted lazily from the number of toggles
  * seen so far, and a timer is armed for the next toggle only when TMR_EN
- * asks for an SCI.  SCI (IRQ 9, level) = PM1_STS & PM1_EN for the timer and
- * the power button.  SCI_EN is always set: there is no SMI_CMD, so the
- * platform is in ACPI mode from reset.  SLP_TYP 5 (\_S5) with SLP_EN powers
- * the machine off.  ACPI 6.x, 4.8.3 (PM1 event/control), 4.8.3.3 (timer). */
+ * asks for an SCI.  SCI (IRQ 9, level) = PM1_STS & PM1_EN for the timer,
+ * the power button and the RTC alarm.  SCI_EN is always set: there is no
+ * SMI_CMD, so the platform is in ACPI mode from reset.
+ *
+ * Sleeping states.  SLP_TYP 5 (\_S5) with SLP_EN powers the machine off;
+ * SLP_TYP 3 (\_S3) suspends it to RAM: this device records the sleeping
+ * state (saved, so a snapshot of a sleeping machine restores asleep) and
+ * asks the machine to stop every vCPU.  A wake event ends it: the RTC
+ * raising its interrupt (RTC_STS) while RTC_EN is set, the power button
+ * (in a sleeping state it wakes whatever PWRBTN_EN says), or the host
+ * (hyvectl --wake).  The wake sets WAK_STS and asks the machine to reset
+ * the vCPUs to the FACS waking vector.  This device and the RTC keep their
+ * state through S3 (the suspend well and the battery); the rest of the
+ * platform is reset.  ACPI 6.4, 4.8.3 (PM1 event/control, table 4.13 and
+ * 4.16), 4.8.3.3 (timer), 7.4.2 (sleeping states), 16.1 (wake). */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +34,11 @@
 
 #define PM1_STS_TMR    0x0001
 #define PM1_STS_PWRBTN 0x0100
+#define PM1_STS_RTC    0x0400
 #define PM1_STS_WAK    0x8000
-#define PM1_STS_KEPT   (PM1_STS_TMR | PM1_STS_PWRBTN | PM1_STS_WAK)
+#define PM1_STS_KEPT   (PM1_STS_TMR | PM1_STS_PWRBTN | PM1_STS_RTC | PM1_STS_WAK)
+/* Status bits that raise the SCI when their enable bit is set. */
+#define PM1_STS_SCI (PM1_STS_TMR | PM1_STS_PWRBTN | PM1_STS_RTC)
 #define PM1_EN_TMR     0x0001
 #define PM1_EN_GBL     0x0020
 #define PM1_EN_PWRBTN  0x0100
@@ -54,6 +68,10 @@ struct pmtimer_state {
 	uint16_t pm1_sts;
 	uint16_t pm1_en;
 	uint16_t pm1_cnt;
+	/* The ACPI system state: 0 working (S0), 3 sleeping (S3).  New in
+	 * version 2; a version 1 section (written before hyve had S3) loads
+	 * as 0, which it always was. */
+	uint8_t sleep_state;
 };
 
 static const struct state_field pmtimer_fields[] = {
@@ -62,10 +80,11 @@ static const struct state_field pmtimer_fields[] = {
     FIELD_U16(struct pmtimer_state, pm1_sts, 1),
     FIELD_U16(struct pmtimer_state, pm1_en, 1),
     FIELD_U16(struct pmtimer_state, pm1_cnt, 1),
+    FIELD_U8(struct pmtimer_state, sleep_state, 2),
     FIELD_END};
 
 static const struct state_desc pmtimer_state_desc =
-    STATE_DESC("pmtimer", struct pmtimer_state, 1, pmtimer_fields);
+    STATE_DESC("pmtimer", struct pmtimer_state, 2, pmtimer_fields);
 
 struct pmtimer {
 	pthread_mutex_t lock;
@@ -109,8 +128,7 @@ static void pmtimer_update(struct pmtimer *p, bool force)
 	uint64_t deadline = 0;
 
 	struct pmtimer_state *s = &p->s;
-	uint16_t pending =
-	    s->pm1_sts & s->pm1_en & (PM1_STS_TMR | PM1_STS_PWRBTN);
+	uint16_t pending = s->pm1_sts & s->pm1_en & PM1_STS_SCI;
 	bool level = pending && (s->pm1_cnt & PM1_CNT_SCI_EN);
 
 	if (level != p->sci_level || force) {
@@ -162,6 +180,32 @@ static uint16_t pmtimer_reg_read(struct pmtimer *p, unsigned reg, uint64_t now)
 	}
 }
 
+/* SLP_EN written: enter the state SLP_TYP names.  S1, S2 and S4 are not
+ * in the DSDT, so an OS never asks for them: ignored. */
+static void pmtimer_sleep(struct pmtimer *p)
+{
+	unsigned typ = (p->s.pm1_cnt & PM1_CNT_SLP_TYP) >>
+		       ACPI_PM1_CNT_SLP_TYP_SHIFT;
+
+	if (typ == ACPI_SLP_TYP_S5) {
+		dev_host->request_exit(p->m, HYVE_EXIT_POWEROFF,
+				       "guest powered off (ACPI S5)");
+	} else if (typ == ACPI_SLP_TYP_S3 && p->s.sleep_state == 0) {
+		p->s.sleep_state = 3;
+		dev_host->power_state(p->m, 3);
+	}
+}
+
+/* The way back to S0 (ACPI 6.4, 16.1.6): WAK_STS set for the OS to see,
+ * and the machine resets the processors to the waking vector. */
+static void pmtimer_wake(struct pmtimer *p)
+{
+	p->s.sleep_state = 0;
+	p->s.pm1_sts |= PM1_STS_WAK;
+	p->s.pm1_cnt &= (uint16_t)~PM1_CNT_SLP_TYP;
+	dev_host->power_state(p->m, 0);
+}
+
 /* A write of `v` to the bytes of 16-bit register `reg` selected by mask. */
 static void pmtimer_reg_write(struct pmtimer *p, unsigned reg, uint16_t v,
 			      uint16_t mask)
@@ -180,12 +224,8 @@ static void pmtimer_reg_write(struct pmtimer *p, unsigned reg, uint16_t v,
 		s->pm1_cnt = (uint16_t)((s->pm1_cnt & ~mask) |
 					(v & mask & PM1_CNT_KEPT));
 		s->pm1_cnt |= PM1_CNT_SCI_EN;
-		if ((v & mask & ACPI_PM1_CNT_SLP_EN) &&
-		    ((s->pm1_cnt & PM1_CNT_SLP_TYP) >>
-		     ACPI_PM1_CNT_SLP_TYP_SHIFT) == ACPI_SLP_TYP_S5)
-			dev_host->request_exit(p->m, HYVE_EXIT_POWEROFF,
-					       "guest powered off (ACPI S5)");
-		/* Other sleep states are not offered by the DSDT: ignored. */
+		if (v & mask & ACPI_PM1_CNT_SLP_EN)
+			pmtimer_sleep(p);
 		break;
 	default:
 		break; /* the timer is read-only */
@@ -231,16 +271,58 @@ static void pmtimer_pio(void *opaque, uint64_t offset, uint8_t *data,
 	pthread_mutex_unlock(&p->lock);
 }
 
-/* The host asks the guest to shut down (ACPI power button event). */
-void pmtimer_power_button(struct device *dev)
+bool pmtimer_event(struct device *dev, enum acpi_pm_event ev)
 {
 	struct pmtimer *p = dev->priv;
+	bool sleeping, wake = false;
 
 	pthread_mutex_lock(&p->lock);
 	pmtimer_account(&p->s, dev_host->clock_ns(p->m));
-	p->s.pm1_sts |= PM1_STS_PWRBTN;
+	sleeping = p->s.sleep_state != 0;
+	switch (ev) {
+	case ACPI_PM_EVENT_RTC:
+		p->s.pm1_sts |= PM1_STS_RTC;
+		wake = sleeping && (p->s.pm1_en & PM1_EN_RTC);
+		break;
+	case ACPI_PM_EVENT_POWER_BUTTON:
+		/* "In the sleeping or soft-off state, a wake event is
+		 * generated when the power button is pressed (regardless of
+		 * the PWRBTN_EN bit setting)" (table 4.13). */
+		p->s.pm1_sts |= PM1_STS_PWRBTN;
+		wake = sleeping;
+		break;
+	case ACPI_PM_EVENT_WAKE:
+		wake = sleeping;
+		break;
+	}
+	if (wake)
+		pmtimer_wake(p);
 	pmtimer_update(p, false);
 	pthread_mutex_unlock(&p->lock);
+	return wake;
+}
+
+void pmtimer_power_button(struct device *dev)
+{
+	pmtimer_event(dev, ACPI_PM_EVENT_POWER_BUTTON);
+}
+
+int acpi_pm_event(struct machine *m, enum acpi_pm_event ev)
+{
+	struct device *dev = machine_find_device(m, "pmtimer", 0);
+
+	return dev ? pmtimer_event(dev, ev) : -ENODEV;
+}
+
+bool pmtimer_sleeping(struct device *dev)
+{
+	struct pmtimer *p = dev->priv;
+	bool sleeping;
+
+	pthread_mutex_lock(&p->lock);
+	sleeping = p->s.sleep_state != 0;
+	pthread_mutex_unlock(&p->lock);
+	return sleeping;
 }
 
 static void pmtimer_reset_state(struct pmtimer *p)
@@ -324,6 +406,11 @@ static int pmtimer_check(const void *staged, struct hyve_err *err)
 		    "pmtimer: reserved bits in PM1 status 0x%x, enable 0x%x "
 		    "or control 0x%x",
 		    s->pm1_sts, s->pm1_en, s->pm1_cnt);
+	if (s->sleep_state != 0 && s->sleep_state != 3)
+		return err_set(err, EINVAL,
+			       "pmtimer: sleeping state S%u (hyve has S0 and "
+			       "S3)",
+			       s->sleep_state);
 	if (s->clock_base_ns > (1ULL << 62) || s->toggles_seen > (1ULL << 32))
 		return err_set(err, EINVAL, "pmtimer: time base out of range");
 	return 0;
@@ -348,6 +435,10 @@ static int pmtimer_post_load(struct device *dev, struct hyve_err *err)
 	(void)err;
 	pthread_mutex_lock(&p->lock);
 	pmtimer_update(p, true);
+	/* A machine saved asleep restores asleep: its vCPUs do not run
+	 * until a wake event. */
+	if (p->s.sleep_state)
+		dev_host->power_state(p->m, p->s.sleep_state);
 	pthread_mutex_unlock(&p->lock);
 	return 0;
 }
@@ -392,6 +483,7 @@ static const struct device_type pmtimer_type = {
     .post_load = pmtimer_post_load,
     .resume = pmtimer_resume,
     .builtin_count = pmtimer_builtin_count,
+    .sleep_powered = true,
 };
 
 DEVICE_TYPE_REGISTER(pmtimer_type);

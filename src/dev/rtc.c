@@ -7,8 +7,14 @@
  * flags at multiples of the rate's period from the same base.  Flags are
  * accounted lazily up to "now" whenever the guest looks or the
  * configuration changes (flags_checked_ns), and a host timer is armed only
- * for an event that would raise IRQ 8 while it is low, so a periodic rate
- * no guest acknowledges costs nothing and missed periods coalesce.
+ * for an event that would raise the interrupt (IRQF) while it is low, so a
+ * periodic rate no guest acknowledges costs nothing and missed periods
+ * coalesce.
+ *
+ * IRQF goes two ways: to IRQ 8 (unless HPET legacy replacement owns the
+ * line) and, on each rising edge, to the ACPI PM device as the RTC_STS
+ * fixed event, which wakes a machine in S3 when the OS set RTC_EN (ACPI
+ * 6.4, 4.8.3.1.1).  The RTC is battery powered: S3 does not reset it.
  *
  * While the clock is stopped (SET, or the divider not at 32.768 kHz) the
  * time lives in the CMOS bytes, so a time the guest writes persists and a
@@ -24,6 +30,7 @@
 #include "dev/dev_host.h"
 #include "dev/rtc.h"
 #include "dev/rtc_clock.h"
+#include "hyve/acpi_pm.h"
 #include "hyve/machine.h"
 
 static const struct state_field rtc_fields[] = {
@@ -44,14 +51,26 @@ struct rtc {
 	struct hyve_timer *timer;
 	bool hpet_legacy;
 	bool irq_level;
+	bool irqf; /* the chip's interrupt output, before IRQ 8 routing */
 	int64_t armed_at; /* deadline the host timer holds, INT64_MAX = none */
 	struct rtc_state s;
 };
+
+/* Each rising edge of IRQF is an ACPI RTC event (RTC_STS). */
+static void rtc_irqf_update(struct rtc *r)
+{
+	bool irqf = rtc_irq_flags(&r->s) != 0;
+
+	if (irqf && !r->irqf)
+		acpi_pm_event(r->m, ACPI_PM_EVENT_RTC);
+	r->irqf = irqf;
+}
 
 static void rtc_update_irq(struct rtc *r, bool force)
 {
 	bool level = !r->hpet_legacy && rtc_irq_flags(&r->s);
 
+	rtc_irqf_update(r);
 	if (level != r->irq_level || force) {
 		r->irq_level = level;
 		dev_host->irq_set(r->m, RTC_IRQ, level);
@@ -79,7 +98,9 @@ static void rtc_schedule(struct rtc *r, int64_t now)
 	int64_t next = INT64_MAX;
 	int shift = rtc_period_shift(s);
 
-	if (r->hpet_legacy || rtc_irq_flags(s)) {
+	/* Under HPET legacy replacement too: IRQF still reaches the ACPI
+	 * RTC event (an alarm set to wake the machine from S3). */
+	if (rtc_irq_flags(s)) {
 		rtc_timer_set(r, INT64_MAX);
 		return;
 	}
@@ -181,6 +202,7 @@ static uint8_t rtc_read(struct rtc *r, int64_t now)
 	case RTC_REG_C:
 		/* Reading C returns the flags and clears them all. */
 		rtc_account(s, now);
+		rtc_irqf_update(r);
 		v = s->cmos[RTC_REG_C] & (RTC_C_PF | RTC_C_AF | RTC_C_UF);
 		if (rtc_irq_flags(s))
 			v |= RTC_C_IRQF;
@@ -464,6 +486,8 @@ static int rtc_post_load(struct device *dev, struct hyve_err *err)
 
 	(void)err;
 	pthread_mutex_lock(&r->lock);
+	/* An interrupt pending in the saved state was an event then. */
+	r->irqf = rtc_irq_flags(&r->s) != 0;
 	rtc_update_irq(r, true);
 	rtc_schedule(r, (int64_t)dev_host->clock_ns(r->m));
 	pthread_mutex_unlock(&r->lock);
@@ -513,6 +537,7 @@ static const struct device_type rtc_type = {
     .post_load = rtc_post_load,
     .resume = rtc_resume,
     .builtin_count = rtc_builtin_count,
+    .sleep_powered = true,
 };
 
 DEVICE_TYPE_REGISTER(rtc_type);

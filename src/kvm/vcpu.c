@@ -148,8 +148,8 @@ int vcpu_setup_boot(struct vcpu *v, const struct boot_entry *entry, struct hyve_
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
 	sregs.tr = (struct kvm_segment){ .limit = 0x67, .type = 0xb, .present = 1 };
 	sregs.ldt = (struct kvm_segment){ .limit = 0xffff, .type = 0x2, .present = 1 };
-	sregs.gdt.base = BOOT_GDT_ADDR;
-	sregs.gdt.limit = 4 * 8 - 1;
+	sregs.gdt.base = entry->gdt_base;
+	sregs.gdt.limit = BOOT_GDT_LIMIT;
 	sregs.idt.base = 0;
 	sregs.idt.limit = 0;
 	sregs.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE;

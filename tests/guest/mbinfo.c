@@ -1,11 +1,18 @@
 /* Prints what the Multiboot information structure says, for the loader
  * tests to compare with what hyve was asked for:
+ *   mbinfo: image START-END info INFO        (hex: where this guest was
+ *                                            linked, where the loader put
+ *                                            the information structure)
  *   mbinfo: mem_lower L mem_upper U          (KiB)
  *   mbinfo: mmap BASE LEN TYPE               (hex, one line per entry)
  *   mbinfo: module I size N fnv1a X cmdline 'S'
+ *   mbinfo: module I at START
  * The module checksums (FNV-1a, 64-bit) run in ring 3, where this host
  * executes natively; ring 0 would crawl through large modules. */
 #include "guest.h"
+
+extern char __image_start[], _end[]; /* from the linker script */
+extern u32 mb_info_addr;	     /* EBX at entry (lib/entry.S) */
 
 struct span {
 	const u8 *p;
@@ -28,6 +35,8 @@ int guest_main(void)
 	u32 type;
 	const char *cmd;
 
+	gprintf("mbinfo: image %#lx-%#lx info %#x\n", (u64)__image_start,
+		(u64)_end, mb_info_addr);
 	gprintf("mbinfo: mem_lower %u mem_upper %u\n", mb_mem_lower_kb(),
 		mb_mem_upper_kb());
 	for (unsigned i = 0; mb_mmap_entry(i, &base, &len, &type); i++)
@@ -38,6 +47,7 @@ int guest_main(void)
 		struct span s = {(const u8 *)start, end - start};
 		gprintf("mbinfo: module %u size %lu fnv1a %#lx cmdline '%s'\n",
 			i, end - start, run_user(fnv1a, (u64)&s), cmd);
+		gprintf("mbinfo: module %u at %#lx\n", i, start);
 		if (start & 0xfff)
 			guest_fail("module %u at %#lx is not page aligned "
 				   "(header flag bit 0)",

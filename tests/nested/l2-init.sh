@@ -3,7 +3,11 @@
 # tests check, one "HYVE-L2-*" line each, then does what hyve.action= on the
 # kernel command line asks.  Every serial character is an exit that climbs
 # to L1 under nesting, so this stays terse.  hyve.action=workload runs
-# /bin/l2-workload (hyve.mb= MiB, hyve.ticks= ticks) for the snapshot test.
+# /bin/l2-workload (hyve.mb= MiB, hyve.ticks= ticks) for the snapshot test;
+# rtcwake and s3host run it too and suspend to RAM (ACPI S3) in the middle
+# of it, for the S3 test: rtcwake with util-linux's `rtcwake -m mem -s N`
+# (hyve.wake_s=, 3 by default; the test puts rtcwake and its libc here),
+# s3host with `echo mem > /sys/power/state`, for the host to wake.
 /bin/busybox --install -s /bin
 export PATH=/bin
 mount -t proc proc /proc
@@ -12,12 +16,13 @@ mount -t devtmpfs devtmpfs /dev 2>/dev/null
 # No /dev/console node in the initramfs: take the console from devtmpfs.
 exec 0</dev/console 1>/dev/console 2>&1
 
-action=shell mib=64 ticks=10
+action=shell mib=64 ticks=10 wake_s=3
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	hyve.action=*) action=${arg#hyve.action=} ;;
 	hyve.mb=*) mib=${arg#hyve.mb=} ;;
 	hyve.ticks=*) ticks=${arg#hyve.ticks=} ;;
+	hyve.wake_s=*) wake_s=${arg#hyve.wake_s=} ;;
 	esac
 done
 
@@ -36,6 +41,26 @@ workload)
 	# powers off when it is done, and reboots (hyve status 0, not 1) when
 	# it found a fault, so hyve's status alone tells them apart.
 	if /bin/l2-workload "$mib" "$ticks"; then
+		poweroff -f
+	fi
+	echo "HYVE-L2-WORKLOAD-FAILED"
+	reboot -f
+	;;
+rtcwake | s3host)
+	# The workload ticks before and after the sleep; it is frozen
+	# meanwhile.  HYVE-L2-SUSPEND / HYVE-L2-RESUMED frame the sleep.
+	/bin/l2-workload "$mib" "$ticks" &
+	wl=$!
+	sleep 4
+	echo "HYVE-L2-SUSPEND mem_sleep=$(cat /sys/power/mem_sleep | tr ' ' ,) states=$(cat /sys/power/state | tr ' ' ,) date=$(date -u +%s)"
+	if [ "$action" = rtcwake ]; then
+		rtcwake -m mem -s "$wake_s" >/tmp/rtcwake.out 2>&1
+	else
+		echo mem >/sys/power/state
+	fi
+	echo "HYVE-L2-RESUMED rc=$? date=$(date -u +%s) wakeup=$(cat /sys/power/pm_wakeup_irq 2>/dev/null)"
+	sed 's/^/HYVE-L2-RTCWAKE-OUT /' /tmp/rtcwake.out 2>/dev/null
+	if wait $wl; then
 		poweroff -f
 	fi
 	echo "HYVE-L2-WORKLOAD-FAILED"

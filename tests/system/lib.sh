@@ -194,6 +194,15 @@ hyve_wait() {
 	exec 3>&-
 }
 
+# fnv1a PATH: FNV-1a 64 of a file, as tests/guest/mbinfo.c computes it.
+fnv1a() {
+	python3 -c 'import sys
+h = 0xcbf29ce484222325
+for b in open(sys.argv[1], "rb").read():
+    h = ((h ^ b) * 0x100000001b3) & (2**64 - 1)
+print(hex(h))' "$1"
+}
+
 # --- helpers for the snapcount save/restore guest (tests/guest/snapcount.c)
 
 # hyve_kill: SIGKILL the background hyve itself (hyve_start runs it under

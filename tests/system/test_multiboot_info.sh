@@ -53,14 +53,6 @@ else
 	check_mmap mbinfo_memory_map_5g_above_4g $((5 << 30))
 fi
 
-# fnv1a PATH: FNV-1a 64 of a file, as the guest computes it
-fnv1a() {
-	python3 -c 'import sys
-h = 0xcbf29ce484222325
-for b in open(sys.argv[1], "rb").read():
-    h = ((h ^ b) * 0x100000001b3) & (2**64 - 1)
-print(hex(h))' "$1"
-}
 head -c 70000 /dev/urandom >"$SYS_TMP/mod0.bin"
 printf 'x' >"$SYS_TMP/mod1.bin"
 hyve_run --debug-exit -l com1,stdio -m 128M --module "$SYS_TMP/mod0.bin,alpha=1 beta" \

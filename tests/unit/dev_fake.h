@@ -40,6 +40,8 @@ struct fake_state {
 	evloop_fn watch_fn;
 	void *watch_opaque;
 	unsigned watches, unwatches;
+	unsigned power_calls; /* dev_host->power_state */
+	unsigned power_state; /* its last argument */
 };
 
 static struct fake_state fake;
@@ -134,6 +136,13 @@ static inline void fake_unwatch_fd(struct machine *m, int fd)
 	fake.unwatches++;
 }
 
+static inline void fake_power_state(struct machine *m, unsigned state)
+{
+	(void)m;
+	fake.power_calls++;
+	fake.power_state = state;
+}
+
 static const struct dev_host_ops fake_ops = {
     .clock_ns = fake_clock_ns,
     .irq_set = fake_irq_set,
@@ -145,6 +154,7 @@ static const struct dev_host_ops fake_ops = {
     .pit_set_hpet_legacy = fake_pit_set_hpet_legacy,
     .watch_fd = fake_watch_fd,
     .unwatch_fd = fake_unwatch_fd,
+    .power_state = fake_power_state,
 };
 
 /* The earliest armed timer, or NULL. */

@@ -141,6 +141,16 @@ static void test_acpi_fadt_pm_blocks_sci_reset(void)
 	CHECK(table_ok(dsdt, "DSDT"));
 	CHECK(memcmp(at(facs), "FACS", 4) == 0 && facs % 64 == 0 &&
 	      get32(at(facs) + 4) == 64);
+	/* Where the S3 wake reads it; version 2 with X_FIRMWARE_WAKING_VECTOR
+	 * and the OSPM flags; 64-bit wake offered; no vector yet. */
+	CHECK_EQ(facs, BOOT_ACPI_FACS_ADDR);
+	CHECK_EQ(at(facs)[32], 2);
+	CHECK_EQ(get32(at(facs) + 20), 2); /* 64BIT_WAKE_SUPPORTED_F */
+	CHECK_EQ(get32(at(facs) + 12), 0);
+	CHECK_EQ(get64(at(facs) + 24), 0);
+	CHECK_EQ(get32(at(facs) + 36), 0);
+	CHECK(!(get32(p + 112) & (1U << 6))); /* RTC_STS/RTC_EN in PM1 */
+	CHECK(!(get32(p + 112) & (1U << 4))); /* fixed power button */
 	CHECK_EQ(get16(p + 46), 9);
 	CHECK_EQ(get32(p + 48), 0); /* no SMI_CMD: ACPI always on */
 	CHECK_EQ(get32(p + 56), 0x600);
@@ -248,11 +258,17 @@ static int mem_find(const uint8_t *p, size_t n, const void *needle, size_t m)
 	return 0;
 }
 
-static void test_acpi_dsdt_s5_and_legacy_devices(void)
+static void test_acpi_dsdt_sleep_states_and_legacy_devices(void)
 {
 	static const uint8_t s5[] = {0x08, '\\', '_', 'S', '5', '_', 0x12};
 	static const uint8_t s5_body[] = {0x04, 0x0a, 0x05, 0x0a,
 					  0x05, 0x00, 0x00};
+	/* \_S3 = Package {3, 3, 0, 0}; \_S0 = Package {0, 0, 0, 0}. */
+	static const uint8_t s3[] = {0x08, '\\', '_', 'S', '3', '_', 0x12,
+				     0x08, 0x04, 0x0a, 0x03, 0x0a, 0x03,
+				     0x00, 0x00};
+	static const uint8_t s0[] = {0x08, '\\', '_', 'S', '0', '_', 0x12,
+				     0x06, 0x04, 0x00, 0x00, 0x00, 0x00};
 	static const uint8_t pnp0501[] = {0x0c, 0x41, 0xd0, 0x05, 0x01};
 	static const uint8_t pnp0b00[] = {0x0c, 0x41, 0xd0, 0x0b, 0x00};
 	static const uint8_t pnp0103[] = {0x0c, 0x41, 0xd0, 0x01, 0x03};
@@ -268,6 +284,9 @@ static void test_acpi_dsdt_s5_and_legacy_devices(void)
 	CHECK(mem_find(at(d), len, s5, sizeof(s5)));
 	CHECK(mem_find(at(d), len, s5_body, sizeof(s5_body)));
 	CHECK_EQ(ACPI_SLP_TYP_S5, 5);
+	CHECK(mem_find(at(d), len, s3, sizeof(s3)));
+	CHECK_EQ(ACPI_SLP_TYP_S3, 3);
+	CHECK(mem_find(at(d), len, s0, sizeof(s0)));
 	CHECK(mem_find(at(d), len, pnp0501, sizeof(pnp0501)));
 	CHECK(mem_find(at(d), len, pnp0b00, sizeof(pnp0b00)));
 	CHECK(mem_find(at(d), len, pnp0103, sizeof(pnp0103)));
@@ -391,7 +410,7 @@ int main(void)
 	RUN_TEST(test_acpi_fadt_pm_blocks_sci_reset);
 	RUN_TEST(test_acpi_madt_one_lapic_per_vcpu);
 	RUN_TEST(test_acpi_hpet_matches_device_constants);
-	RUN_TEST(test_acpi_dsdt_s5_and_legacy_devices);
+	RUN_TEST(test_acpi_dsdt_sleep_states_and_legacy_devices);
 	RUN_TEST(test_acpi_rejects_bad_vcpu_count);
 	if (iasl_available())
 		RUN_TEST(test_acpi_iasl_disassembles_every_table);

@@ -149,9 +149,19 @@ static void test_linux_loads_at_pref_address_and_fills_zero_page(void)
 	CHECK(memcmp(at(PREF), img + PM_OFF, IMG_LEN - PM_OFF) == 0);
 	CHECK_EQ(e.mode, BOOT_LONG64);
 	CHECK_EQ(e.rip, PREF + 0x200);
-	CHECK_EQ(e.rsi, BOOT_ZERO_PAGE_ADDR);
-	CHECK_EQ(e.cr3, BOOT_PAGE_TABLES_ADDR);
-	bp = at(BOOT_ZERO_PAGE_ADDR);
+	/* Boot data in conventional memory, apart from each other. */
+	CHECK(e.rsi >= BOOT_LOW_FLOOR && e.rsi + 4096 <= BOOT_EBDA_START);
+	CHECK(e.cr3 >= BOOT_LOW_FLOOR && e.cr3 + 6 * 4096 <= BOOT_EBDA_START);
+	CHECK_EQ(e.rsi % 4096, 0);
+	CHECK_EQ(e.cr3 % 4096, 0);
+	CHECK(e.cr3 >= e.rsi + 4096 || e.cr3 + 6 * 4096 <= e.rsi);
+	CHECK(e.gdt_base >= BOOT_LOW_FLOOR && e.gdt_base < BOOT_EBDA_START);
+	CHECK(e.rsp > BOOT_LOW_FLOOR && e.rsp <= BOOT_EBDA_START);
+	CHECK(e.gdt_base + 32 <= e.rsi || e.gdt_base >= e.rsi + 4096);
+	CHECK(e.rsp <= e.rsi || e.rsp - BOOT_STACK_SIZE >= e.rsi + 4096);
+	CHECK_EQ(get64(at(e.gdt_base + BOOT_SEL_CODE64)),
+		 BOOT_GDT_DESC_CODE64);
+	bp = at(e.rsi);
 	CHECK(memcmp(bp + 0x202, "HdrS", 4) == 0);
 	CHECK_EQ(get16(bp + 0x206), 0x020f);
 	CHECK_EQ(bp[0x1ef], 0);		     /* sentinel */
@@ -160,8 +170,11 @@ static void test_linux_loads_at_pref_address_and_fills_zero_page(void)
 	CHECK_EQ(get16(bp + 0x224), 0xfe00); /* heap_end_ptr */
 	CHECK_EQ(get16(bp + 0x1fa), 0xffff); /* vid_mode normal */
 	CHECK_EQ(get32(bp + 0x214), PREF);   /* code32_start */
-	CHECK_EQ(get32(bp + 0x228), BOOT_CMDLINE_ADDR);
-	CHECK(strcmp((char *)at(BOOT_CMDLINE_ADDR), "console=ttyS0 quiet") ==
+	CHECK(get32(bp + 0x228) >= BOOT_LOW_FLOOR &&
+	      get32(bp + 0x228) < BOOT_EBDA_START);
+	CHECK(get32(bp + 0x228) >= e.rsi + 4096 ||
+	      get32(bp + 0x228) + 20 <= e.rsi);
+	CHECK(strcmp((char *)at(get32(bp + 0x228)), "console=ttyS0 quiet") ==
 	      0);
 	CHECK_EQ(get64(bp + 0x070), BOOT_ACPI_RSDP_ADDR);
 	CHECK_EQ(get32(bp + 0x218), 0); /* no initrd */
@@ -184,7 +197,7 @@ static void test_linux_non_relocatable_loads_at_1mib(void)
 	CHECK_EQ(load(&e, &err), 0);
 	CHECK(memcmp(at(0x100000), img + PM_OFF, IMG_LEN - PM_OFF) == 0);
 	CHECK_EQ(e.rip, 0x100200);
-	CHECK_EQ(get32(at(BOOT_ZERO_PAGE_ADDR) + 0x214), 0x100000);
+	CHECK_EQ(get32(at(e.rsi) + 0x214), 0x100000);
 }
 
 static void test_linux_initrd_high_and_page_aligned(void)
@@ -199,7 +212,7 @@ static void test_linux_initrd_high_and_page_aligned(void)
 	snprintf(cfg.initrd, sizeof(cfg.initrd), "%s/initrd", tmpdir);
 	make_file(cfg.initrd, size, 1);
 	CHECK_EQ(load(&e, &err), 0);
-	bp = at(BOOT_ZERO_PAGE_ADDR);
+	bp = at(e.rsi);
 	addr = get32(bp + 0x218);
 	CHECK_EQ(get32(bp + 0x21c), size);
 	CHECK_EQ(addr,
@@ -214,7 +227,7 @@ static void test_linux_initrd_high_and_page_aligned(void)
 	put32(img + 0x22c, 0x01ffffff);
 	snprintf(cfg.initrd, sizeof(cfg.initrd), "%s/initrd", tmpdir);
 	CHECK_EQ(load(&e, &err), 0);
-	addr = get32(at(BOOT_ZERO_PAGE_ADDR) + 0x218);
+	addr = get32(at(e.rsi) + 0x218);
 	CHECK_EQ(addr, (0x2000000 - size) & ~0xfffULL);
 	CHECK(addr + size <= 0x2000000);
 	unlink(cfg.initrd);
@@ -299,10 +312,11 @@ static void test_linux_rejects_old_protocol_and_missing_features(void)
 	CHECK(strstr(err.msg, "low RAM ends") != NULL);
 }
 
-/* Checks the 2 MiB identity map covers [0, top) and nothing more. */
-static void check_identity_map(uint64_t top)
+/* Checks the 2 MiB identity map at cr3 covers [0, top) and nothing more,
+ * its page directories following the PML4 and the PDPT. */
+static void check_identity_map(uint64_t cr3, uint64_t top)
 {
-	uint8_t *pml4 = at(BOOT_PAGE_TABLES_ADDR);
+	uint8_t *pml4 = at(cr3);
 	uint64_t pdpt_gpa = get64(pml4) & ~0xfffULL, gib = top >> 30;
 	uint8_t *pdpt;
 
@@ -317,7 +331,7 @@ static void check_identity_map(uint64_t top)
 		uint8_t *pd = at(pde & ~0xfffULL);
 
 		CHECK_EQ(pde & 3, 3);
-		CHECK(pd != NULL && (pde & ~0xfffULL) < BOOT_PAGE_TABLES_END);
+		CHECK(pd != NULL && (pde & ~0xfffULL) == cr3 + (2 + g) * 4096);
 		if (!pd)
 			return;
 		CHECK_EQ(get64(pd), (g << 30) | 0x83);
@@ -334,18 +348,18 @@ static void test_linux_page_tables_cover_4g_and_all_ram(void)
 
 	reset();
 	CHECK_EQ(load(&e, &err), 0);
-	check_identity_map(4ULL << 30);
+	check_identity_map(e.cr3, 4ULL << 30);
 
 	mem_setup(5ULL << 30); /* 3 GiB low + 2 GiB above 4 GiB */
 	reset();
 	CHECK_EQ(load(&e, &err), 0);
-	check_identity_map(6ULL << 30);
-	CHECK_EQ(at(BOOT_ZERO_PAGE_ADDR)[0x1e8], 4);
+	check_identity_map(e.cr3, 6ULL << 30);
+	CHECK_EQ(at(e.rsi)[0x1e8], 4);
 
 	mem_setup(GUEST_MEM_MAX);
 	reset();
 	CHECK_EQ(load(&e, &err), 0);
-	check_identity_map(GUEST_MEM_MAX + (1ULL << 30));
+	check_identity_map(e.cr3, GUEST_MEM_MAX + (1ULL << 30));
 	mem_setup(RAM);
 }
 

@@ -10,137 +10,7 @@
 
 #include "check.h"
 #include "hyve/boot.h"
-
-#define RAM	 (32ULL << 20)
-#define MB_MAGIC 0x1BADB002U
-#define MB_FLAGS 0x00000003U /* page-align modules, memory info */
-#define KLUDGE	 (1U << 16)
-
-static struct guest_mem gm;
-static struct vm_config cfg;
-static char tmpdir[] = "/tmp/hyve-mb-XXXXXX";
-static uint8_t img[0x8000];
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-}
-static void put32(uint8_t *p, uint32_t v)
-{
-	put16(p, (uint16_t)v);
-	put16(p + 2, (uint16_t)(v >> 16));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-	put32(p, (uint32_t)v);
-	put32(p + 4, (uint32_t)(v >> 32));
-}
-static uint32_t get32(const uint8_t *p)
-{
-	return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-	return get32(p) | (uint64_t)get32(p + 4) << 32;
-}
-static uint8_t *at(uint64_t gpa)
-{
-	return gm.host + gpa;
-}
-
-static void reset(void)
-{
-	memset(gm.host, 0xAA, RAM); /* bss must be zeroed over this */
-	memset(img, 0, sizeof(img));
-	vm_config_defaults(&cfg);
-	snprintf(cfg.kernel, sizeof(cfg.kernel), "%s/kernel.elf", tmpdir);
-	strcpy(cfg.cmdline, "a=b c");
-	cfg.cmdline_set = true;
-}
-
-static void mb_header(uint8_t *p, uint32_t flags)
-{
-	put32(p, MB_MAGIC);
-	put32(p + 4, flags);
-	put32(p + 8, (uint32_t) - (MB_MAGIC + flags));
-}
-
-struct seg {
-	uint64_t paddr, vaddr, off, filesz, memsz;
-};
-
-/* ELF with the Multiboot header at 0x200 and segment data where `segs`
- * say.  Segment contents: byte i of segment k is (k * 16 + i) & 0xff. */
-static void elf_build(int is64, const struct seg *segs, unsigned n,
-		      uint64_t entry)
-{
-	unsigned ehsize = is64 ? 64 : 52, phsize = is64 ? 56 : 32;
-
-	memcpy(img, "\177ELF", 4);
-	img[4] = is64 ? 2 : 1;
-	img[5] = 1;
-	img[6] = 1;
-	put16(img + 16, 2); /* ET_EXEC */
-	put16(img + 18, is64 ? 62 : 3);
-	if (is64) {
-		put64(img + 24, entry);
-		put64(img + 32, ehsize);
-		put16(img + 52, (uint16_t)ehsize);
-		put16(img + 54, (uint16_t)phsize);
-		put16(img + 56, (uint16_t)n);
-	} else {
-		put32(img + 24, (uint32_t)entry);
-		put32(img + 28, ehsize);
-		put16(img + 40, (uint16_t)ehsize);
-		put16(img + 42, (uint16_t)phsize);
-		put16(img + 44, (uint16_t)n);
-	}
-	for (unsigned k = 0; k < n; k++) {
-		uint8_t *ph = img + ehsize + k * phsize;
-
-		put32(ph, 1); /* PT_LOAD */
-		if (is64) {
-			put64(ph + 8, segs[k].off);
-			put64(ph + 16, segs[k].vaddr);
-			put64(ph + 24, segs[k].paddr);
-			put64(ph + 32, segs[k].filesz);
-			put64(ph + 40, segs[k].memsz);
-		} else {
-			put32(ph + 4, (uint32_t)segs[k].off);
-			put32(ph + 8, (uint32_t)segs[k].vaddr);
-			put32(ph + 12, (uint32_t)segs[k].paddr);
-			put32(ph + 16, (uint32_t)segs[k].filesz);
-			put32(ph + 20, (uint32_t)segs[k].memsz);
-		}
-		for (uint64_t i = 0;
-		     i < segs[k].filesz && segs[k].off + i < sizeof(img); i++)
-			img[segs[k].off + i] = (uint8_t)(k * 16 + i);
-	}
-	mb_header(img + 0x200, MB_FLAGS);
-}
-
-static int seg_loaded(const struct seg *s, unsigned k)
-{
-	for (uint64_t i = 0; i < s->memsz; i++) {
-		uint8_t want = i < s->filesz ? (uint8_t)(k * 16 + i) : 0;
-
-		if (*at(s->paddr + i) != want)
-			return 0;
-	}
-	return 1;
-}
-
-static int load(size_t len, struct boot_entry *e, struct hyve_err *err)
-{
-	err_clear(err);
-	return multiboot_load(&gm, &cfg, img, len, e, err);
-}
-
-static const char *info_str(unsigned field_off)
-{
-	return (const char *)at(get32(at(BOOT_MB_INFO_ADDR) + field_off));
-}
+#include "mb_image.h"
 
 static void test_mb_elf32_segments_bss_and_info(void)
 {
@@ -169,8 +39,11 @@ static void test_mb_elf32_segments_bss_and_info(void)
 	CHECK_EQ(e.mode, BOOT_PROTECTED32);
 	CHECK_EQ(e.rip, 0x100010);
 	CHECK_EQ(e.rax, 0x2BADB002);
-	CHECK_EQ(e.rbx, BOOT_MB_INFO_ADDR);
-	info = at(BOOT_MB_INFO_ADDR);
+	/* hyve's boot data goes in conventional memory, off the kernel. */
+	CHECK(e.rbx >= BOOT_LOW_FLOOR && e.rbx + 116 <= BOOT_EBDA_START);
+	CHECK(e.gdt_base >= BOOT_LOW_FLOOR && e.gdt_base < BOOT_EBDA_START);
+	CHECK(e.rsp > BOOT_LOW_FLOOR && e.rsp <= BOOT_EBDA_START);
+	info = at(e.rbx);
 	CHECK_EQ(get32(info), 0x245);	/* mem, cmdline, mmap, loader name */
 	CHECK_EQ(get32(info) & 0x8, 0); /* no modules */
 	CHECK_EQ(get32(info + 4), 639);
@@ -266,17 +139,6 @@ static void test_mb_aout_kludge_loads_and_zeroes_bss(void)
 	CHECK_EQ(*at(0x101000), 0xAA);
 }
 
-static void write_file(const char *path, const void *data, size_t len)
-{
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	CHECK(fd >= 0);
-	if (fd < 0)
-		return;
-	CHECK_EQ(write(fd, data, len), len);
-	close(fd);
-}
-
 static void test_mb_modules_page_aligned_after_kernel(void)
 {
 	const struct seg s = {.paddr = 0x100000,
@@ -303,7 +165,7 @@ static void test_mb_modules_page_aligned_after_kernel(void)
 	cfg.nr_modules = 2;
 	elf_build(0, &s, 1, 0x100000);
 	CHECK_EQ(load(0x1010, &e, &err), 0);
-	info = at(BOOT_MB_INFO_ADDR);
+	info = at(info_gpa);
 	CHECK(get32(info) & 0x8);
 	CHECK_EQ(get32(info + 20), 2);
 	mods = at(get32(info + 24));
@@ -375,19 +237,19 @@ static void test_mb_rejects_bad_segments(void)
 			.filesz = 0x100,
 			.memsz = 0x100};
 
-	/* outside RAM (RAM is 32 MiB) */
+	/* past the end of RAM (RAM is 32 MiB): both ranges named */
 	s.paddr = s.vaddr = 0x1fff000;
 	s.memsz = 0x2000;
-	expect_seg_error(
-	    &s, 0x1100, 0x1fff000,
-	    "segment 0 at 0x1fff000 (0x2000 bytes) is outside guest RAM");
-	/* in the MMIO hole */
+	expect_seg_error(&s, 0x1100, 0x1fff000,
+			 "segment 0 at 0x1fff000-0x2000fff extends past the "
+			 "end of guest RAM, which ends at 0x2000000");
+	/* in the MMIO hole, far past RAM */
 	s.paddr = s.vaddr = 0xfee00000;
-	expect_seg_error(&s, 0x1100, 0xfee00000, "outside guest RAM");
+	expect_seg_error(&s, 0x1100, 0xfee00000, "past the end of guest RAM");
 	/* paddr + memsz wraps around 4 GiB in 32-bit arithmetic */
 	s.paddr = s.vaddr = 0xfffff000;
 	s.memsz = 0x2000;
-	expect_seg_error(&s, 0x1100, 0xfffff000, "outside guest RAM");
+	expect_seg_error(&s, 0x1100, 0xfffff000, "past the end of guest RAM");
 	/* file data beyond the end of the file */
 	s = (struct seg){.paddr = 0x100000,
 			 .vaddr = 0x100000,
@@ -407,16 +269,21 @@ static void test_mb_rejects_bad_segments(void)
 			 .filesz = 0x100,
 			 .memsz = 0x80};
 	expect_seg_error(&s, 0x1100, 0x100000, "larger than its memory size");
-	/* over hyve's own boot data in low memory */
-	s = (struct seg){.paddr = 0x8000,
-			 .vaddr = 0x8000,
+	/* over the BIOS area holding the ACPI tables: both ranges named */
+	s = (struct seg){.paddr = 0xE0000,
+			 .vaddr = 0xE0000,
 			 .off = 0x1000,
 			 .filesz = 0x100,
 			 .memsz = 0x100};
-	expect_seg_error(&s, 0x1100, 0x8000, "overlaps hyve's boot data");
-	/* over the BIOS area holding the ACPI tables */
-	s.paddr = s.vaddr = 0xE0000;
-	expect_seg_error(&s, 0x1100, 0xE0000, "overlaps the BIOS area");
+	expect_seg_error(&s, 0x1100, 0xE0000,
+			 "segment 0 at 0xe0000-0xe00ff overlaps the BIOS area "
+			 "0x9fc00-0xfffff");
+	/* from conventional memory into the EBDA */
+	s.paddr = s.vaddr = 0x9f000;
+	s.memsz = 0x1000;
+	expect_seg_error(&s, 0x1100, 0x9f000,
+			 "segment 0 at 0x9f000-0x9ffff overlaps the BIOS area "
+			 "0x9fc00-0xfffff");
 	/* entry outside every segment */
 	s.paddr = s.vaddr = 0x100000;
 	expect_seg_error(
@@ -437,7 +304,7 @@ static void test_mb_rejects_bad_elf64_overflow(void)
 	reset();
 	elf_build(1, &s, 1, 0x100000);
 	CHECK(load(0x1100, &e, &err) < 0);
-	CHECK(strstr(err.msg, "outside guest RAM") != NULL);
+	CHECK(strstr(err.msg, "wraps around the address space") != NULL);
 
 	s = (struct seg){.paddr = 0x100000,
 			 .vaddr = 0x100000,
@@ -547,7 +414,7 @@ static void test_mb_boot_load_kernel_from_file(void)
 	CHECK_EQ(boot_load_kernel(&gm, &cfg, &e, &err), 0);
 	CHECK_EQ(e.rip, 0x100004);
 	CHECK(seg_loaded(&s, 0));
-	gdt = at(BOOT_GDT_ADDR); /* boot_load_kernel writes the GDT too */
+	gdt = at(e.gdt_base); /* the loader writes the GDT too */
 	CHECK_EQ(get64(gdt + BOOT_SEL_CODE32), BOOT_GDT_DESC_CODE32);
 
 	/* neither Multiboot nor bzImage */
@@ -574,14 +441,7 @@ static void test_mb_boot_load_kernel_from_file(void)
 
 int main(void)
 {
-	struct hyve_err err = {0};
-
-	if (!mkdtemp(tmpdir) || guest_mem_layout(&gm, RAM, &err) != 0) {
-		printf("FAIL: setup: %s\n", err.msg);
-		return 1;
-	}
-	gm.host = malloc(RAM);
-	if (!gm.host)
+	if (mb_image_setup())
 		return 1;
 	RUN_TEST(test_mb_elf32_segments_bss_and_info);
 	RUN_TEST(test_mb_elf64_high_vaddr_entry_translated);
@@ -594,7 +454,6 @@ int main(void)
 	RUN_TEST(test_mb_rejects_bad_kludge_and_flags);
 	RUN_TEST(test_mb_probe_window_and_checksum);
 	RUN_TEST(test_mb_boot_load_kernel_from_file);
-	free(gm.host);
-	rmdir(tmpdir);
+	mb_image_teardown();
 	return CHECK_DONE();
 }

@@ -30,14 +30,14 @@ static int rejected_with(const char *line, const char *word)
 
 static void test_each_command_parses(void)
 {
-	static const char *const names[] = { "status", "pause", "resume", "quit" };
+	static const char *const names[] = { "status", "pause", "resume", "quit", "wake", "powerdown" };
 	static const enum control_cmd cmds[] = { CONTROL_CMD_STATUS, CONTROL_CMD_PAUSE, CONTROL_CMD_RESUME,
-						 CONTROL_CMD_QUIT };
+						 CONTROL_CMD_QUIT, CONTROL_CMD_WAKE, CONTROL_CMD_POWERDOWN };
 	struct control_request req;
 	struct hyve_err err;
 	char line[128];
 
-	for (unsigned i = 0; i < 4; i++) {
+	for (unsigned i = 0; i < 6; i++) {
 		snprintf(line, sizeof(line), " {\"cmd\": \"%s\"} ", names[i]);
 		CHECK_EQ(parse(line, &req, &err), 0);
 		CHECK_EQ(req.cmd, cmds[i]);
@@ -135,6 +135,10 @@ static void test_unknown_command_and_members(void)
 	CHECK(rejected_with("{\"cmd\":\"checkpoint\",\"path\":\"/a\",\"nite\":\"x\"}", "unknown member \"nite\""));
 	CHECK(rejected_with("{\"cmd\":\"status\",\"path\":\"/a\"}", "status: unknown member \"path\""));
 	CHECK(rejected_with("{\"cmd\":\"suspend\",\"path\":\"/a\",\"note\":\"x\"}", "unknown member \"note\""));
+	CHECK(rejected_with("{\"cmd\":\"wake\",\"path\":\"/a\"}", "wake: unknown member \"path\""));
+	CHECK(rejected_with("{\"cmd\":\"powerdown\",\"now\":true}", "powerdown: unknown member \"now\""));
+	CHECK(rejected_with("{\"cmd\":\"reboot\"}", "(expected one of status, pause, resume, checkpoint, "
+						    "suspend, wake, powerdown, quit)"));
 }
 
 static void test_paths_must_be_given_and_absolute(void)

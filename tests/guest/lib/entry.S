@@ -1,5 +1,7 @@
 /* Boot path: Multiboot 32-bit entry -> long mode -> C, and the AP
- * trampoline that brings each secondary CPU the same way.
+ * trampoline that brings each secondary CPU the same way.  Long-mode code
+ * addresses memory RIP-relative, so a guest may be linked anywhere below
+ * 4 GiB (guest-high.ld puts one above 2 GiB).
  *
  * Guest ring 0 is emulated one instruction at a time on this host, so the
  * page tables are built by the assembler (no loop at boot): 4 page
@@ -39,7 +41,15 @@ _start:
 	.globl ap_entry32
 ap_entry32:
 	movl $1, %esi
+	jmp long_mode_enter
 
+	/* A CPU back from ACPI S3 arrives here (lib/wake.S), in protected
+	 * mode on this GDT: ESI = 2 takes it to s3_wake64. */
+	.globl wake_entry32
+wake_entry32:
+	movl $2, %esi
+
+	.globl long_mode_enter
 long_mode_enter:
 	movw $SEL_KDATA, %ax
 	movw %ax, %ds
@@ -67,9 +77,11 @@ entry64:
 	xorl %eax, %eax
 	movw %ax, %fs
 	movw %ax, %gs
+	cmpl $2, %esi			/* 2, 3: back from ACPI S3 */
+	jae s3_wake64
 	testl %esi, %esi
 	jnz ap_entry64
-	movq $(kstacks + KSTACK_SIZE), %rsp
+	leaq (kstacks + KSTACK_SIZE)(%rip), %rsp
 	xorl %ebp, %ebp
 	call guest_lib_start		/* does not return */
 	jmp halt_forever
@@ -77,14 +89,15 @@ entry64:
 ap_entry64:
 	/* Each AP takes the next CPU index; its stack follows from it. */
 	movl $1, %eax
-	lock xaddl %eax, ap_next_index
+	lock xaddl %eax, ap_next_index(%rip)
 	cmpl $MAX_CPUS, %eax
 	jae halt_forever
 	movl %eax, %edi
 	movl %eax, %ecx
 	incl %ecx
 	imull $KSTACK_SIZE, %ecx
-	leaq kstacks(%rcx), %rsp
+	leaq kstacks(%rip), %rsp
+	addq %rcx, %rsp
 	xorl %ebp, %ebp
 	call smp_ap_start		/* does not return */
 

@@ -194,6 +194,32 @@ unsigned smp_boot(unsigned want, void (*fn)(unsigned index), u64 timeout_ms);
 unsigned smp_online(void);
 u32 smp_apic_id(unsigned index);
 
+/* ---- ACPI (lib/acpi.c, lib/wake.S) */
+/* A table found through the RSDP with a good checksum, or NULL. */
+const void *acpi_table(const char *sig);
+struct acpi_pm {
+	u16 pm1a_evt, pm1a_cnt; /* PM1 status (+2: enable), PM1 control */
+	u8 *facs;
+	int s3_slp_typ; /* SLP_TYPa of \_S3, -1 if the DSDT has none */
+};
+bool acpi_pm_find(struct acpi_pm *pm);
+/* Which waking vector of the FACS brings the CPU back (the values are what
+ * lib/wake.S reports in ESI). */
+enum s3_vector {
+	S3_VIA_REAL = 2,   /* Firmware_Waking_Vector, real mode */
+	S3_VIA_PM32 = 3,   /* X_Firmware_Waking_Vector, protected mode */
+	S3_VIA_LONG64 = 4, /* X_Firmware_Waking_Vector + 64BIT_WAKE_F */
+};
+/* How the CPU arrived at the waking vector. */
+struct s3_entry {
+	enum s3_vector via;
+	u32 cs, eflags, cr0, efer; /* efer: long mode only */
+};
+/* Suspends to RAM (\_S3 with SLP_EN) and returns after the wake with this
+ * CPU's GDT/TSS/IDT, COM1 and the PIC set up again.  Fails the test if the
+ * machine lets the CPU run on (or shows WAK_STS without resetting it). */
+void acpi_s3_suspend(enum s3_vector via, struct s3_entry *entry);
+
 /* ---- ring 3 */
 /* Runs fn(arg) in ring 3 with IOPL = 3 on this CPU's user stack; returns
  * fn's result.  Interrupt flag as the caller's. */

@@ -19,6 +19,8 @@
 
 /* The AP trampoline is copied here; the SIPI vector is its page number. */
 #define AP_TRAMPOLINE_ADDR 0x8000
+/* The ACPI S3 real-mode waking vector (lib/wake.S) is copied here. */
+#define WAKE_TRAMPOLINE_ADDR 0x7000
 
 /* ring 3 -> ring 0 requests: ud2 with RAX = op, RDI/RSI/RDX = arguments. */
 #define UREQ_PUTS   1 /* rdi = string, rsi = length */
