@@ -7,6 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 sys_init dev_hpet_timers_and_legacy_routing
 
-hyve_run --timeout 120 --debug-exit -l com1,stdio --kernel "$(guest dev_hpet)" vm-dev-hpet
+hyve_run --timeout 120 --debug-exit -l com1,stdio --kernel "$(guest dev_hpet)" vm-dev-hpet$$
 expect_run dev_hpet_timers_and_legacy_routing 1 "hpet: caps and rate ok" \
 	"hpet: 32-bit mode ok" "hpet: legacy replacement ok"

@@ -7,6 +7,6 @@
 . "$(dirname "$0")/lib.sh"
 sys_init dev_pmtimer_rate_registers_s5_poweroff
 
-hyve_run --timeout 120 --debug-exit -l com1,stdio --kernel "$(guest dev_pmtimer)" vm-dev-pm
+hyve_run --timeout 120 --debug-exit -l com1,stdio --kernel "$(guest dev_pmtimer)" vm-dev-pm$$
 expect_run dev_pmtimer_rate_registers_s5_poweroff 1 "pmtimer: rate ok" "pmtimer: registers ok" \
 	"pmtimer: entering S5"

@@ -6,6 +6,6 @@
 . "$(dirname "$0")/lib.sh"
 sys_init dev_rtc_time_uip_alarm_rates
 
-hyve_run --timeout 120 --debug-exit -l com1,stdio --kernel "$(guest dev_rtc)" vm-dev-rtc
+hyve_run --timeout 120 --debug-exit -l com1,stdio --kernel "$(guest dev_rtc)" vm-dev-rtc$$
 expect_run dev_rtc_time_uip_alarm_rates 1 "rtc: bcd binary set-time ok" "rtc: uip ok" \
 	"rtc: periodic rates ok"
