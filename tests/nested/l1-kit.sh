@@ -102,3 +102,28 @@ l1_clock_cmdline() {
 	khz=$(host_tsc_khz) && [ -n "$khz" ] && echo "tsc=reliable tsc_early_khz=$khz" && return 0
 	echo "tsc=reliable"
 }
+
+# l1_slot_take: waits for one of this machine's L1 slots and holds it until
+# the calling shell exits.  Every L1 is QEMU-TCG using every core it can get:
+# two at once on a 2-core machine make both 2-4x slower and push guest
+# timing past what tests can judge.  Slots: HYVE_L1_SLOTS (default: half the
+# cores, at least 1; 0 = no limit), one lock file each in /tmp.
+l1_slot_take() {
+	local n=${HYVE_L1_SLOTS:-$(($(nproc) / 2))} i fd said=0
+	[ "$n" = 0 ] && return 0
+	[ "$n" -ge 1 ] || n=1
+	command -v flock >/dev/null || return 0
+	while :; do
+		for i in $(seq 0 $((n - 1))); do
+			exec {fd}>>"/tmp/hyve-l1-slot.$i.lock" || return 0
+			if flock -n "$fd"; then
+				L1_SLOT_FD=$fd
+				return 0
+			fi
+			exec {fd}>&-
+		done
+		[ "$said" = 1 ] || echo "l1: waiting for a free L1 slot ($n on this machine; another nested rig is running)" >&2
+		said=1
+		sleep 2
+	done
+}

@@ -211,6 +211,7 @@ qemu=(qemu-system-x86_64 -accel tcg,thread=multi -cpu max -smp 2 -m 4G -nographi
 	-kernel "$kit/vmlinuz" -initrd "$out/l1.cpio"
 	-append "console=ttyS0 quiet loglevel=3 panic=1 mitigations=off $(l1_clock_cmdline)")
 
+l1_slot_take
 if [ "$interactive" = 1 ]; then
 	# The terminal is QEMU's stdio: L1's console, which L1 hands to hyve's COM1.
 	exec "${qemu[@]}"

@@ -27,7 +27,7 @@ c0=$SYS_TMP/c0.snap
 d1=$SYS_TMP/d1.snap
 d2=$SYS_TMP/d2.snap
 hyve_start --debug-exit -c 2 -m 128M -l com1,stdio --control "$CTL/g.sock" \
-	--kernel "$G" --cmdline "mb=32 ticks=$TICKS tick_ms=20 cpus=2" inc
+	--kernel "$G" --cmdline "mb=32 ticks=$TICKS tick_ms=20 cpus=2 gap_ticks=$(scaled 40)" inc
 bad=
 wait_for_line "$HYVE_OUT" '^tick 3 ' 30 || bad="guest did not tick ($(hyve_summary))"
 [ -z "$bad" ] && { "$HYVECTL" --socket="$CTL/g.sock" --checkpoint="$c0" >"$SYS_TMP/c0.out" 2>&1 ||

@@ -22,7 +22,7 @@ TICKS=$(scaled 90)
 live=$SYS_TMP/live.snap
 
 hyve_start --debug-exit -c 2 -m 128M -l com1,stdio --control "$CTL/g.sock" \
-	--kernel "$G" --cmdline "mb=16 churn=8 ticks=$TICKS tick_ms=20 cpus=2" lv
+	--kernel "$G" --cmdline "mb=16 churn=8 ticks=$TICKS tick_ms=20 cpus=2 gap_ticks=$(scaled 40)" lv
 bad=
 wait_for_line "$HYVE_OUT" '^tick 5 ' 30 || bad="guest did not tick ($(hyve_summary); $(guest_failure))"
 if [ -z "$bad" ]; then

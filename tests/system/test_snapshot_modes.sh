@@ -43,7 +43,7 @@ PY
 # A suspended base snapshot.
 base=$SYS_TMP/base.snap
 hyve_start --debug-exit -c 2 -m 128M -l com1,stdio --control "$CTL/base.sock" \
-	--kernel "$G" --cmdline "mb=32 ticks=$TICKS tick_ms=20 cpus=2" base
+	--kernel "$G" --cmdline "mb=32 ticks=$TICKS tick_ms=20 cpus=2 gap_ticks=$(scaled 40)" base
 wait_for_line "$HYVE_OUT" '^tick 3 ' 30
 "$HYVECTL" --socket="$CTL/base.sock" --suspend="$base" >"$SYS_TMP/ctl.out" 2>&1
 hyve_wait

@@ -26,7 +26,7 @@ checkpoint_kill_restore() {
 	local name=$1 cpus=$2 snap=$SYS_TMP/$1.snap seen first ticks
 	ticks=$(scaled 40)
 	hyve_start --debug-exit -c "$cpus" -m 128M -l com1,stdio --control "$CTL/$name.sock" \
-		--kernel "$G" --cmdline "mb=32 ticks=$ticks tick_ms=50 cpus=$cpus" "$name"
+		--kernel "$G" --cmdline "mb=32 ticks=$ticks tick_ms=50 cpus=$cpus gap_ticks=$(scaled 40)" "$name"
 	if ! wait_for_line "$HYVE_OUT" '^tick 8 ' 30; then
 		hyve_kill
 		fail "$name" "the guest did not reach tick 8 ($(hyve_summary); $(guest_failure))"
@@ -62,7 +62,7 @@ checkpoint_kill_restore checkpoint_kill_restore_4cpu 4
 # A snapshot for the cases below: suspended (hyve exits 0 once durable).
 base=$SYS_TMP/base.snap
 hyve_start --debug-exit -c 2 -m 64M -l com1,stdio --control "$CTL/base.sock" \
-	--kernel "$G" --cmdline "mb=8 ticks=100000 tick_ms=20 cpus=2" base
+	--kernel "$G" --cmdline "mb=8 ticks=100000 tick_ms=20 cpus=2 gap_ticks=$(scaled 40)" base
 wait_for_line "$HYVE_OUT" '^tick 3 ' 30
 "$HYVECTL" --socket="$CTL/base.sock" --suspend="$base" >"$SYS_TMP/ctl.out" 2>&1
 hyve_wait
